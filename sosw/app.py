@@ -1,0 +1,332 @@
+"""
+The Processor framework: config assembly, component registration, statistics and the Lambda entry point.
+
+.. code-block:: python
+
+    from sosw.app import Processor, LambdaGlobals, get_lambda_handler
+
+    class MyProcessor(Processor):
+        DEFAULT_CONFIG = {'init_clients': ['DynamoDb', 's3'], 'dynamo_db_config': {'table_name': 'my_table'}}
+
+        def __call__(self, event):
+            self.stats['events'] += 1
+            return self.dynamo_db_client.get_by_query({'id': event['id']})
+
+    global_vars = LambdaGlobals()
+    lambda_handler = get_lambda_handler(MyProcessor, global_vars)
+"""
+
+import importlib
+import inspect
+import logging
+import os
+from collections import defaultdict
+from typing import Any, Callable, Dict, Iterator, List, Optional, Type
+
+from sosw import constants
+from sosw.components._boto import make_client
+from sosw.components.config import get_config  # users patch ``sosw.app.get_config`` in their tests
+from sosw.components.helpers import camel_case_to_underscore, recursive_update
+from sosw.exceptions import ConfigError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Processor", "LambdaGlobals", "get_lambda_handler", "global_vars"]
+
+
+def _import_optional(module_name: str) -> Optional[Any]:
+    """Import a module if it exists; errors raised *inside* an existing module propagate."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and (module_name == err.name or module_name.startswith(f"{err.name}.")):
+            return None
+        raise
+
+
+class Processor:
+    """Core class of sosw Lambdas: Worker and the Essentials inherit from it.
+
+    Config is assembled by recursive update, each step over the previous: ``DEFAULT_CONFIG`` ← the config row
+    ``<AWS_LAMBDA_FUNCTION_NAME>_config`` ← ``custom_config``. Then every name in ``config['init_clients']`` is
+    registered (see :meth:`register_clients`).
+
+    :param custom_config: Config that wins over everything else.
+    :param test: Test mode (also when ``STAGE`` is ``test`` or ``autotest``).
+    :param parent: Set by :meth:`register_clients` for components it creates: they take their config from the parent
+        instead of reading a config row of their own.
+    """
+
+    DEFAULT_CONFIG: Dict[str, Any] = {}
+
+    #: Stats keys that :meth:`reset_stats` keeps as they are.
+    lifetime_stats_params: List[str] = []
+
+    def __init__(self, custom_config: Optional[Dict] = None, **kwargs):
+        self.test = bool(kwargs.get("test")) or os.environ.get(constants.ENV_STAGE) in constants.TEST_STAGES
+        self.stats: Dict[str, Any] = defaultdict(int)
+        self.lambda_context = kwargs.get("lambda_context")
+        self._parent = kwargs.get("parent")
+        self._account_id: Optional[str] = None
+        self._region_name: Optional[str] = None
+        self._ddbcs: Dict[str, Any] = {}
+        self.config = self._assemble_config(custom_config)
+        self.register_clients(self.config.get("init_clients", []))
+
+    # Config ----------------------------------------------------------------------------------------------------
+
+    def _config_layers(self) -> List[str]:
+        """Names of the config rows merged between DEFAULT_CONFIG and custom_config, in order."""
+        function_name = os.environ.get(constants.ENV_FUNCTION_NAME)
+        return [f"{function_name}_config"] if function_name else []
+
+    def _assemble_config(self, custom_config: Optional[Dict]) -> Dict:
+        config = recursive_update({}, self.DEFAULT_CONFIG or {})
+        if self._parent is None:
+            for name in self._config_layers():
+                row = self.get_config(name)
+                if not isinstance(row, dict):
+                    raise ConfigError(f"expected a JSON object, got {type(row).__name__}", config_name=name)
+                config = recursive_update(config, row)
+        return recursive_update(config, custom_config or {})
+
+    def get_config(self, name: str) -> Any:
+        """Config ``name`` from the config source. Delegates to the module-level ``sosw.app.get_config``.
+
+        :param name: Name of the config row.
+        :rtype: dict
+        """
+        return get_config(name, test=self.test)
+
+    # Components ------------------------------------------------------------------------------------------------
+
+    def register_clients(self, clients: List[str]) -> None:
+        """Create the components named in ``clients`` and set them as ``self.<snake_name>_client``.
+
+        ``'DynamoDb'`` (or ``'dynamo_db'``) becomes ``self.dynamo_db_client``: a ``DynamoDbClient`` from the module
+        ``dynamo_db`` of the user's own ``components`` or ``managers`` package if there is one, else of
+        ``sosw.components`` / ``sosw.managers``. The class is the CamelCase name plus ``Client`` or ``Manager`` (or
+        the bare name, e.g. ``MetaHandler``). Its config is ``config['<snake_name>_config']``. A name that is no
+        component is a boto3 client of that service: ``'lambda'`` -> ``self.lambda_client``.
+
+        :param clients: Component or AWS service names.
+        """
+        for service in clients:
+            snake = camel_case_to_underscore(service)
+            component = self._find_component(snake)
+            component_config = self.config.get(f"{snake}_config")
+            if component is None:
+                client = make_client(snake.replace("_", "-"))
+            else:
+                client = self._instantiate(component, component_config)
+            setattr(self, f"{snake}_client", client)
+            self._on_client_registered(snake, client)
+
+    @staticmethod
+    def _find_component(snake: str) -> Optional[Type]:
+        camel = "".join(part.capitalize() for part in snake.split("_"))
+        for package in ("components", "managers", "sosw.components", "sosw.managers"):
+            module = _import_optional(f"{package}.{snake}")
+            if module is None:
+                continue
+            for class_name in (f"{camel}Client", f"{camel}Manager", camel):
+                cls = getattr(module, class_name, None)
+                if inspect.isclass(cls):
+                    return cls
+        return None
+
+    def _instantiate(self, component: Type, component_config: Optional[Dict]) -> Any:
+        params = inspect.signature(component.__init__).parameters
+        kwargs: Dict[str, Any] = {}
+        if "custom_config" in params or issubclass(component, Processor):
+            kwargs["custom_config"] = component_config
+        elif "config" in params:
+            kwargs["config"] = component_config
+        if issubclass(component, Processor):
+            kwargs.update(test=self.test, parent=self, lambda_context=self.lambda_context)
+        elif "test" in params:
+            kwargs["test"] = self.test
+        return component(**kwargs)
+
+    def _on_client_registered(self, name: str, client: Any) -> None:
+        """Hook for subclasses that wire components together."""
+
+    def get_ddbc(self, prefix: str = "dynamo_db") -> Any:
+        """A ``DynamoDbClient`` for ``config['<prefix>_config']``, created once and kept.
+
+        Useful when a Processor talks to several tables: ``self.get_ddbc('results').put(row)``.
+
+        :param prefix: Config key prefix; ``'results'`` reads ``config['results_config']``.
+        """
+        if prefix not in self._ddbcs:
+            from sosw.components.dynamo_db import DynamoDbClient
+
+            self._ddbcs[prefix] = DynamoDbClient(config=self.config.get(f"{prefix}_config", {}))
+        return self._ddbcs[prefix]
+
+    def _clients(self) -> Iterator[Any]:
+        """Every component reachable from here through ``*_client`` attributes, each once, self excluded."""
+        seen = {id(self)}
+        stack = [self]
+        while stack:
+            obj = stack.pop()
+            children = [v for k, v in vars(obj).items() if k.endswith("_client") and v is not None]
+            children.extend(getattr(obj, "_ddbcs", {}).values())
+            for child in children:
+                if id(child) in seen:
+                    continue
+                seen.add(id(child))
+                yield child
+                stack.append(child)
+
+    # Stats -----------------------------------------------------------------------------------------------------
+
+    def get_stats(self, recursive: bool = True) -> Dict[str, Any]:
+        """Statistics of this instance, plus (if ``recursive``) those of every ``*_client`` component that keeps
+        ``stats``. A component reachable along two paths is counted once; equal keys are summed.
+
+        :param recursive: Merge the stats of ``self.*_client`` components.
+        :rtype: dict
+        """
+        result: Dict[str, Any] = defaultdict(int)
+        sources = [self] + (list(self._clients()) if recursive else [])
+        for source in sources:
+            for key, value in getattr(source, "stats", {}).items():
+                if isinstance(value, (int, float)):
+                    result[key] += value
+                else:
+                    result[key] = value
+        return result
+
+    def reset_stats(self, recursive: bool = True) -> None:
+        """Move the current statistics into ``total_<key>`` counters and clear them. Keys that start with
+        ``total_`` and those in ``lifetime_stats_params`` are kept as they are.
+
+        :param recursive: Reset the stats of ``self.*_client`` components as well.
+        """
+        sources = [self] + (list(self._clients()) if recursive else [])
+        for source in sources:
+            stats = getattr(source, "stats", None)
+            if not isinstance(stats, dict):
+                continue
+            keep = set(getattr(source, "lifetime_stats_params", []))
+            for key in list(stats):
+                if key.startswith("total_") or key in keep:
+                    continue
+                value = stats.pop(key)
+                if isinstance(value, (int, float)):
+                    stats[f"total_{key}"] = stats.get(f"total_{key}", 0) + value
+
+    def flush(self) -> None:
+        """Send what components hold back (queued SNS messages, ...). Called after every Lambda invocation."""
+        for client in self._clients():
+            commit = getattr(client, "commit", None)
+            if callable(commit) and not inspect.isclass(client):
+                try:
+                    commit()
+                except Exception:  # a failed notification must not fail the business call that preceded it
+                    logger.exception("commit of %s failed", type(client).__name__)
+
+    # Environment -----------------------------------------------------------------------------------------------
+
+    @property
+    def _context_arn(self) -> Optional[str]:
+        context = self.lambda_context or global_vars.lambda_context
+        return getattr(context, "invoked_function_arn", None)
+
+    @property
+    def _account(self) -> str:
+        """AWS account id: from the Lambda context ARN, else from STS (one call, then kept)."""
+        if not self._account_id:
+            arn = self._context_arn
+            if arn and arn.count(":") >= 4:
+                self._account_id = arn.split(":")[4]
+            else:
+                self._account_id = make_client("sts").get_caller_identity()["Account"]
+        return self._account_id
+
+    @property
+    def _region(self) -> str:
+        """AWS region: from the environment, else the Lambda context ARN, else the boto3 session."""
+        if not self._region_name:
+            arn = self._context_arn
+            self._region_name = (
+                os.environ.get(constants.ENV_REGION)
+                or os.environ.get(constants.ENV_DEFAULT_REGION)
+                or (arn.split(":")[3] if arn and arn.count(":") >= 4 else None)
+                or make_client("sts").meta.region_name
+            )
+        return self._region_name
+
+    # Failure ---------------------------------------------------------------------------------------------------
+
+    def die(self, message: str = "Unknown Failure") -> None:
+        """Log the stats and ``message``, publish them to SNS topic ``config['dead_sns_topic']`` (default
+        ``SoswWorkerErrors``), then raise ``RuntimeError(message)``.
+
+        :param message: Description of the failure.
+        :raises RuntimeError: Always.
+        """
+        logger.error("die: %s; stats: %s", message, dict(self.get_stats()))
+        topic = self.config.get("dead_sns_topic", constants.DEAD_SNS_TOPIC)
+        try:
+            arn = topic if topic.startswith("arn:") else f"arn:aws:sns:{self._region}:{self._account}:{topic}"
+            function = os.environ.get(constants.ENV_FUNCTION_NAME, type(self).__name__)
+            make_client("sns").publish(TopicArn=arn, Subject=f"{function} died"[:100],
+                                       Message=f"{message}\n\nstats: {dict(self.get_stats())}")
+        except Exception:
+            logger.exception("die: could not publish to SNS topic %s", topic)
+        raise RuntimeError(message)
+
+    def __call__(self, event: Dict) -> Any:
+        """Process one Lambda event. Subclasses implement their logic and may call ``super().__call__(event)``."""
+        return None
+
+
+class LambdaGlobals:
+    """What lives as long as the Lambda container: the Processor (created once) and the current context.
+
+    .. code-block:: python
+
+        global_vars = LambdaGlobals()
+        lambda_handler = get_lambda_handler(MyProcessor, global_vars)
+    """
+
+    def __init__(self):
+        self.lambda_context: Any = None
+        self.processor: Optional[Processor] = None
+
+
+#: Module-level globals for code that reads ``sosw.app.global_vars.lambda_context``.
+global_vars = LambdaGlobals()
+
+
+def get_lambda_handler(processor_class: Type[Processor], global_vars: Optional[LambdaGlobals] = None,
+                       custom_config: Optional[Dict] = None) -> Callable[[Any, Any], Any]:
+    """Return the entry point of a Lambda function built on ``processor_class``.
+
+    The Processor is created once per container and kept in ``global_vars.processor``; every call stores the
+    context in ``global_vars.lambda_context``, calls the Processor, sends what it queued (SNS), logs and resets its
+    stats, and returns its result.
+
+    :param processor_class: Callable Processor class.
+    :param global_vars: The container's globals; a new :class:`LambdaGlobals` if omitted.
+    :param custom_config: Config passed to the Processor constructor.
+    """
+    holder = global_vars if global_vars is not None else LambdaGlobals()
+
+    def lambda_handler(event: Any, context: Any) -> Any:
+        holder.lambda_context = context
+        globals()["global_vars"].lambda_context = context
+        if holder.processor is None:
+            holder.processor = processor_class(custom_config=custom_config, lambda_context=context)
+        processor = holder.processor
+        processor.lambda_context = context
+        try:
+            return processor(event)
+        finally:
+            processor.flush()
+            logger.info("stats: %s", dict(processor.get_stats()))
+            processor.reset_stats()
+
+    return lambda_handler

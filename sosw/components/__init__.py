@@ -1,0 +1,1 @@
+"""Components: thin, typed wrappers of the AWS services sosw uses, and helpers."""

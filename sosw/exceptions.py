@@ -1,0 +1,91 @@
+"""
+The errors sosw raises on purpose. Each names what was wrong: the field of a job or event, the config row, the task.
+
+.. code-block:: python
+
+    from sosw.exceptions import SoswError, InvalidJob
+
+    try:
+        scheduler(event)
+    except InvalidJob as err:
+        print(err.field, err)
+"""
+
+from typing import Any, Optional
+
+from botocore.exceptions import ClientError
+
+
+class SoswError(Exception):
+    """Base of every error raised by sosw on purpose."""
+
+
+class ConfigError(SoswError, ValueError):
+    """A config row, or a key in it, is missing or malformed.
+
+    :param message: What is wrong.
+    :param config_name: The config row (e.g. ``sosw_orchestrator_config``) or key at fault.
+    """
+
+    def __init__(self, message: str, config_name: Optional[str] = None):
+        self.config_name = config_name
+        super().__init__(f"{config_name}: {message}" if config_name else message)
+
+
+class InvalidInput(SoswError, ValueError):
+    """A field of some input is malformed; ``field`` names it."""
+
+    def __init__(self, message: str, field: Optional[str] = None, value: Any = None):
+        self.field = field
+        self.value = value
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class InvalidJob(InvalidInput):
+    """A Scheduler job is malformed. Nothing was written."""
+
+
+class InvalidEvent(InvalidInput):
+    """A Lambda event is malformed (missing or unknown ``action``, missing ``task_id``, ...)."""
+
+
+class LabourerNotFound(InvalidInput, LookupError):
+    """The named Labourer is not configured."""
+
+
+class TaskNotFound(SoswError, LookupError):
+    """The task does not exist (any more) in the table where it was expected."""
+
+    def __init__(self, task_id: str, table_name: Optional[str] = None):
+        self.task_id = task_id
+        self.table_name = table_name
+        where = f" in {table_name}" if table_name else ""
+        super().__init__(f"task {task_id!r} not found{where}")
+
+
+class ConditionCheckFailed(SoswError, ClientError):
+    """A conditional DynamoDB write did not happen because its condition was false.
+
+    Subclasses botocore's ``ClientError`` so that code catching that keeps working.
+    """
+
+    def __init__(self, error: ClientError, table_name: str, keys: Any, condition: Any = None):
+        self.table_name = table_name
+        self.keys = keys
+        self.condition = condition
+        ClientError.__init__(self, error.response, error.operation_name)
+
+    def __str__(self) -> str:
+        return f"condition failed on {self.table_name} item {self.keys}: {self.condition}"
+
+
+class TransactionCancelled(SoswError):
+    """A DynamoDB transaction was cancelled; ``reasons`` lists the code per action (``None`` where it was fine)."""
+
+    def __init__(self, message: str, reasons: list):
+        self.reasons = reasons
+        super().__init__(message)
+
+
+class InvocationError(SoswError):
+    """A Lambda invocation was refused or failed before the function ran."""

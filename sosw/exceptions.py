@@ -76,7 +76,9 @@ class ConditionCheckFailed(SoswError, ClientError):
         ClientError.__init__(self, error.response, error.operation_name)
 
     def __str__(self) -> str:
-        return f"condition failed on {self.table_name} item {self.keys}: {self.condition}"
+        from sosw.components.dynamo_db import describe_condition
+
+        return f"condition failed on {self.table_name} item {self.keys}: {describe_condition(self.condition)}"
 
 
 class TransactionCancelled(SoswError):

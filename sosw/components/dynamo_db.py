@@ -164,7 +164,8 @@ def describe_condition(condition: Any) -> str:
     if not isinstance(condition, ConditionBase):
         return str(condition)
     expression = condition.get_expression()
-    values = [describe_condition(v) if isinstance(v, ConditionBase) else getattr(v, "name", repr(v))
+    values = [describe_condition(v) if isinstance(v, ConditionBase)
+              else getattr(v, "name", str(v) if isinstance(v, Decimal) else repr(v))
               for v in expression["values"]]
     return expression["format"].format(*values, operator=expression["operator"])
 

@@ -89,5 +89,13 @@ class TransactionCancelled(SoswError):
         super().__init__(message)
 
 
+class TaskNotQueued(SoswError, RuntimeError):
+    """A task could not be marked invoked: it is no longer queued (another Orchestrator took it, or it completed)."""
+
+    def __init__(self, task_id: str):
+        self.task_id = task_id
+        super().__init__(f"task {task_id!r} is not queued any more; not invoked")
+
+
 class InvocationError(SoswError):
     """A Lambda invocation was refused or failed before the function ran."""

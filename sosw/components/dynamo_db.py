@@ -433,6 +433,8 @@ class DynamoDbClient:
         request = self._query_request(keys, table_name, index_name, comparisons, filter_expression, desc)
         if return_count:
             request["Select"] = "COUNT"
+        elif max_items and filter_expression is None:
+            request["Limit"] = max_items  # read no more than needed: a queue can hold 100,000 items
         count = 0
         items: List[Dict] = []
         for page in self.dynamo_client.get_paginator("query").paginate(**request):

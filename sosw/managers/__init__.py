@@ -1,0 +1,1 @@
+"""Managers keep the state of tasks: TaskManager (the queue), EcologyManager (health), MetaHandler (event log)."""

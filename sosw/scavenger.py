@@ -1,0 +1,139 @@
+"""
+Scavenger: run every minute, it archives completed tasks, retries expired ones after a growing delay and closes
+as dead (with an SNS message) those that used up their attempts.
+"""
+
+import json
+import logging
+from typing import Any, Dict, List, Optional
+
+from sosw import constants
+from sosw.essential import Essential
+from sosw.labourer import Labourer
+
+logger = logging.getLogger(__name__)
+
+
+class Scavenger(Essential):
+    """For each Labourer: :meth:`handle_expired_tasks`, :meth:`archive_tasks`, :meth:`retry_tasks`.
+
+    One query per Labourer finds every task that left the queue; each move of a task is a conditional
+    transaction, so two Scavengers running at once never archive or re-queue one task twice.
+
+    Retry delay: ``max(max_duration, min_retry_delay) × attempts`` seconds, where ``max_duration`` is the longest
+    recent run of the Labourer (its ``duration`` when unknown).
+    """
+
+    DEFAULT_CONFIG: Dict[str, Any] = {
+        "init_clients": ["Task"],
+        "retry_tasks_limit": 100,
+        "min_retry_delay": 60,
+        "sns_config": {"subject": "sosw: task closed as dead"},
+        "task_config": {},
+    }
+
+    sns_client: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._in_flight: Optional[Dict[str, List[Dict]]] = None
+
+    def __call__(self, event: Any) -> Dict[str, int]:
+        for labourer in self.task_client.register_labourers(health=False):
+            try:
+                self._in_flight = self.task_client.get_tasks_in_flight_for_labourer(labourer)
+                self.handle_expired_tasks(labourer)
+                self.archive_tasks(labourer)
+                self.retry_tasks(labourer)
+            except Exception:
+                self.stats["labourer_failures"] += 1
+                logger.exception("scavenging %s failed; the other Labourers go on", labourer.id)
+            finally:
+                self._in_flight = None
+        if self.sns_client is not None:
+            self.sns_client.commit()
+        super().__call__(event)
+        return {k: v for k, v in self.get_stats(recursive=True).items() if k.startswith("tasks_")}
+
+    # Completed -------------------------------------------------------------------------------------------------
+
+    def archive_tasks(self, labourer: Labourer) -> List[str]:
+        """Archive the Labourer's completed tasks to ``sosw_closed_tasks``."""
+        tasks = self._in_flight["completed"] if self._in_flight else \
+            self.task_client.get_completed_tasks_for_labourer(labourer)
+        return self.task_client.archive_many(tasks)
+
+    # Expired ---------------------------------------------------------------------------------------------------
+
+    def handle_expired_tasks(self, labourer: Labourer) -> None:
+        """Retry or close as dead every expired task of the Labourer."""
+        tasks = self._in_flight["expired"] if self._in_flight else \
+            self.task_client.get_expired_tasks_for_labourer(labourer)
+        retry = [t for t in tasks if self.should_retry_task(labourer, t)]
+        dead = [t for t in tasks if not self.should_retry_task(labourer, t)]
+        if retry:
+            self.task_client.move_tasks_to_retry_table(
+                [(task, self.calculate_delay_for_task_retry(labourer, task)) for task in retry])
+        if dead:
+            self._close_dead(labourer, dead)
+
+    def process_expired_task(self, labourer: Labourer, task: Dict[str, Any]) -> None:
+        """Retry one expired task, or close it as dead if it used up its attempts."""
+        if self.should_retry_task(labourer, task):
+            self.move_task_to_retry_table(task, labourer)
+        else:
+            self._close_dead(labourer, [task])
+
+    def should_retry_task(self, labourer: Labourer, task: Dict[str, Any]) -> bool:
+        """Whether the task has attempts left (``attempts < max_attempts`` of the Labourer)."""
+        attempts = int(task.get(self.task_client.get_db_field_name("attempts")) or 0)
+        return attempts < labourer.get_attr("max_attempts")
+
+    def calculate_delay_for_task_retry(self, labourer: Labourer, task: Dict[str, Any]) -> int:
+        """Seconds to wait before the retry: grows with the attempts made."""
+        try:
+            max_duration = labourer.get_attr("max_duration")
+        except AttributeError:
+            max_duration = self.task_client.ecology_client.get_max_labourer_duration(labourer)
+            labourer.set_custom_attribute("max_duration", max_duration)
+        attempts = max(int(task.get(self.task_client.get_db_field_name("attempts")) or 0), 1)
+        return int(max(max_duration, int(self.config["min_retry_delay"])) * attempts)
+
+    def move_task_to_retry_table(self, task: Dict[str, Any], labourer: Labourer) -> bool:
+        """Move one expired task to ``sosw_retry_tasks`` with its retry delay."""
+        return self.task_client.move_task_to_retry_table(task, self.calculate_delay_for_task_retry(labourer, task))
+
+    def _close_dead(self, labourer: Labourer, tasks: List[Dict[str, Any]]) -> None:
+        _ = self.task_client.get_db_field_name
+        closed = set(self.task_client.archive_many(tasks, dead=True))
+        for task in tasks:
+            if task[_("task_id")] not in closed:
+                continue
+            logger.error("task %s of %s closed as dead after %s attempts", task[_("task_id")], labourer.id,
+                         task.get(_("attempts")))
+            self._sns().send_message(json.dumps({
+                "event": "task_dead",
+                "labourer_id": labourer.id,
+                "task_id": task[_("task_id")],
+                "attempts": task.get(_("attempts")),
+                "payload": task.get(_("payload")),
+            }, default=str, indent=2))
+
+    def _sns(self) -> Any:
+        if self.sns_client is None:
+            from sosw.components.sns import SnsManager
+
+            config = dict(self.config.get("sns_config") or {})
+            if not config.get("recipient"):
+                topic = self.config.get("dead_sns_topic", constants.DEAD_SNS_TOPIC)
+                config["recipient"] = topic if topic.startswith("arn:") else \
+                    f"arn:aws:sns:{self._region}:{self._account}:{topic}"
+            self.sns_client = SnsManager(config=config, test=self.test)
+        return self.sns_client
+
+    # Retry -----------------------------------------------------------------------------------------------------
+
+    def retry_tasks(self, labourer: Labourer) -> List[str]:
+        """Return the Labourer's tasks whose retry time has come to the head of its queue."""
+        tasks = self.task_client.get_tasks_to_retry_for_labourer(labourer, limit=int(self.config["retry_tasks_limit"]))
+        return self.task_client.retry_tasks(labourer, tasks)

@@ -1,0 +1,81 @@
+"""
+Base class of the Worker Lambdas that sosw orchestrates.
+
+.. code-block:: python
+
+    from sosw import Worker
+    from sosw.app import LambdaGlobals, get_lambda_handler
+
+    class Processor(Worker):
+        DEFAULT_CONFIG = {'init_clients': ['DynamoDb'], 'dynamo_db_config': {'table_name': 'results'}}
+
+        def __call__(self, event):
+            self.dynamo_db_client.put({'id': event['id'], 'status': 'done'})
+            self.result['rows'] = 1
+            return super().__call__(event)   # tells the WorkerAssistant the task is completed
+
+    global_vars = LambdaGlobals()
+    lambda_handler = get_lambda_handler(Processor, global_vars)
+"""
+
+import json
+import logging
+from typing import Any, Dict, Optional
+
+from sosw import constants
+from sosw.app import Processor
+
+logger = logging.getLogger(__name__)
+
+
+class Worker(Processor):
+    """Processor for Lambdas orchestrated by sosw. When its ``__call__`` (called via ``super()`` at the end of
+    yours) sees a ``task_id`` in the event, it asks the WorkerAssistant Lambda (config
+    ``sosw_worker_assistant_lambda``, default ``sosw_worker_assistant``) to mark the task completed, sending
+    ``self.get_stats()`` and ``self.result``.
+    """
+
+    DEFAULT_CONFIG: Dict[str, Any] = {
+        "init_clients": ["lambda"],
+        "sosw_worker_assistant_lambda": constants.WORKER_ASSISTANT_LAMBDA,
+    }
+
+    lambda_client: Any = None
+
+    def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
+        super().__init__(custom_config=custom_config, **kwargs)
+        #: What the task produced, sent to the WorkerAssistant and stored on the task as ``result_<key>``.
+        self.result: Dict[str, Any] = {}
+
+    def __call__(self, event: Dict) -> Any:
+        task_id = event.get("task_id") if isinstance(event, dict) else None
+        if task_id:
+            self.mark_task_as_completed(task_id)
+        return None
+
+    def mark_task_as_completed(self, task_id: str) -> None:
+        """Ask the WorkerAssistant to mark the task completed, with the stats and result of this invocation."""
+        self._tell_assistant("mark_task_as_completed", task_id)
+
+    def mark_task_as_failed(self, task_id: str, reason: Optional[str] = None) -> None:
+        """Ask the WorkerAssistant to record a failed attempt: the Scavenger then retries the task (or closes it as
+        dead) at its next run, without waiting for the task to expire.
+
+        :param reason: Stored on the task as ``result_error``.
+        """
+        if reason:
+            self.result["error"] = reason
+        self._tell_assistant("mark_task_as_failed", task_id)
+
+    def _tell_assistant(self, action: str, task_id: str) -> None:
+        if self.lambda_client is None:
+            self.register_clients(["lambda"])
+        self.stats["worker_assistant_calls"] += 1
+        stats = {k: v for k, v in self.get_stats().items() if not k.startswith("total_")}
+        payload = {"action": action, "task_id": task_id, "stats": stats, "result": self.result}
+        self.lambda_client.invoke(
+            FunctionName=self.config.get("sosw_worker_assistant_lambda", constants.WORKER_ASSISTANT_LAMBDA),
+            InvocationType="Event",
+            Payload=json.dumps(payload, default=str).encode(),
+        )
+        self.result = {}

@@ -39,6 +39,7 @@ class Scavenger(Essential):
         self._in_flight: Optional[Dict[str, List[Dict]]] = None
 
     def __call__(self, event: Any) -> Dict[str, int]:
+        before = self.get_stats()
         for labourer in self.task_client.register_labourers(health=False):
             try:
                 self._in_flight = self.task_client.get_tasks_in_flight_for_labourer(labourer)
@@ -53,7 +54,9 @@ class Scavenger(Essential):
         if self.sns_client is not None:
             self.sns_client.commit()
         super().__call__(event)
-        return {k: v for k, v in self.get_stats(recursive=True).items() if k.startswith("tasks_")}
+        after = self.get_stats()
+        changes = {k: after[k] - before.get(k, 0) for k in after if k.startswith("tasks_")}
+        return {k: v for k, v in changes.items() if v}
 
     # Completed -------------------------------------------------------------------------------------------------
 

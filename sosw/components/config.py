@@ -81,11 +81,15 @@ class DynamoConfig:
 
         :raises ConfigError: The stored value is malformed JSON.
         """
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key={"env": {"S": env or self.env}, "config_name": {"S": name}},
-            ConsistentRead=True,
-        )
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name,
+                Key={"env": {"S": env or self.env}, "config_name": {"S": name}},
+                ConsistentRead=True,
+            )
+        except self.client.exceptions.ResourceNotFoundException:
+            raise ConfigError(f"config table {self.table_name!r} does not exist (set {constants.ENV_CONFIG_TABLE} "
+                              f"or deploy it)", config_name=name) from None
         item = response.get("Item")
         if not item or "config_value" not in item:
             return {}

@@ -16,6 +16,8 @@ The Processor framework: config assembly, component registration, statistics and
     lambda_handler = get_lambda_handler(MyProcessor, global_vars)
 """
 
+import copy
+import functools
 import importlib
 import inspect
 import logging
@@ -42,6 +44,21 @@ def _import_optional(module_name: str) -> Optional[Any]:
         if err.name and (module_name == err.name or module_name.startswith(f"{err.name}.")):
             return None
         raise
+
+
+@functools.cache
+def _available_services() -> frozenset:
+    import boto3  # noqa: PLC0415 - only when a plain AWS client is asked for
+
+    return frozenset(boto3.session.Session().get_available_services())
+
+
+def _service_name(snake: str) -> str:
+    """boto3's name of a service: ``cognito_idp`` is ``cognito-idp``, ``secrets_manager`` is ``secretsmanager``."""
+    for candidate in (snake, snake.replace("_", "-"), snake.replace("_", "")):
+        if candidate in _available_services():
+            return candidate
+    return snake.replace("_", "-")
 
 
 class Processor:
@@ -88,7 +105,8 @@ class Processor:
                 if not isinstance(row, dict):
                     raise ConfigError(f"expected a JSON object, got {type(row).__name__}", config_name=name)
                 config = recursive_update(config, row)
-        return recursive_update(config, custom_config or {})
+        # A deep copy: mutating self.config must not leak into DEFAULT_CONFIG, the caller's dict or the next run.
+        return copy.deepcopy(recursive_update(config, custom_config or {}))
 
     def get_config(self, name: str) -> Any:
         """Config ``name`` from the config source. Delegates to the module-level ``sosw.app.get_config``.
@@ -116,7 +134,7 @@ class Processor:
             component = self._find_component(snake)
             component_config = self.config.get(f"{snake}_config")
             if component is None:
-                client = make_client(snake.replace("_", "-"))
+                client = make_client(_service_name(snake))
             else:
                 client = self._instantiate(component, component_config)
             setattr(self, f"{snake}_client", client)
@@ -137,14 +155,15 @@ class Processor:
 
     def _instantiate(self, component: Type, component_config: Optional[Dict]) -> Any:
         params = inspect.signature(component.__init__).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         kwargs: Dict[str, Any] = {}
         if "custom_config" in params or issubclass(component, Processor):
             kwargs["custom_config"] = component_config
-        elif "config" in params:
+        elif "config" in params or takes_any:
             kwargs["config"] = component_config
         if issubclass(component, Processor):
             kwargs.update(test=self.test, parent=self, lambda_context=self.lambda_context)
-        elif "test" in params:
+        elif "test" in params or takes_any:
             kwargs["test"] = self.test
         return component(**kwargs)
 
@@ -170,7 +189,8 @@ class Processor:
         stack = [self]
         while stack:
             obj = stack.pop()
-            children = [v for k, v in vars(obj).items() if k.endswith("_client") and v is not None]
+            children = [v for k, v in getattr(obj, "__dict__", {}).items()
+                        if k.endswith("_client") and v is not None and not isinstance(v, (str, int, float))]
             children.extend(getattr(obj, "_ddbcs", {}).values())
             for child in children:
                 if id(child) in seen:
@@ -322,6 +342,9 @@ def get_lambda_handler(processor_class: Type[Processor], global_vars: Optional[L
             holder.processor = processor_class(custom_config=custom_config, lambda_context=context)
         processor = holder.processor
         processor.lambda_context = context
+        for client in processor._clients():
+            if isinstance(client, Processor):
+                client.lambda_context = context
         try:
             return processor(event)
         finally:

@@ -121,7 +121,8 @@ class DynamoConfig:
         ):
             for item in page.get("Items", []):
                 name = item["config_name"]["S"]
-                result[name[len(prefix):]] = parse_config_value(name, item.get("config_value", {}).get("S"))
+                # Credentials stay text: a numeric-looking secret must not become an int.
+                result[name[len(prefix):]] = item.get("config_value", {}).get("S")
         return result
 
 
@@ -167,7 +168,7 @@ class SSMConfig:
         for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
             response = self.client.get_parameters(Names=names[start:start + 10], WithDecryption=True)
             for param in response.get("Parameters", []):
-                result[param["Name"][len(prefix):]] = parse_config_value(param["Name"], param["Value"])
+                result[param["Name"][len(prefix):]] = param["Value"]
         return result
 
 

@@ -1,0 +1,177 @@
+"""
+Siblings: a Lambda running out of time hands the rest of its work to a new invocation of itself.
+
+.. code-block:: python
+
+    from sosw import Processor
+    from sosw.app import LambdaGlobals, get_lambda_handler
+
+    class MyProcessor(Processor):
+        DEFAULT_CONFIG = {'init_clients': ['Siblings'], 'shutdown_period': 10}
+
+        def __call__(self, event):
+            cursor = event.get('cursor', 0)
+            while global_vars.lambda_context.get_remaining_time_in_millis() > self.config['shutdown_period'] * 1000:
+                cursor = self.process(cursor)
+                if cursor is None:
+                    return 'done'
+            self.siblings_client.spawn_sibling(global_vars.lambda_context, payload={'cursor': cursor}, force=True)
+
+    global_vars = LambdaGlobals()
+    lambda_handler = get_lambda_handler(MyProcessor, global_vars)
+"""
+
+import json
+import logging
+import math
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, Optional
+
+from sosw import constants
+from sosw.app import Processor
+from sosw.exceptions import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SiblingsManager"]
+
+#: GetMetricStatistics returns at most this many datapoints per call.
+_MAX_DATAPOINTS = 1440
+
+
+class SiblingsManager(Processor):
+    """Helpers for a Lambda that invokes copies of itself, e.g. to keep processing a queue when it runs out of time.
+
+    The Role of the Lambda needs ``lambda:InvokeFunction`` on itself, ``events:ListRuleNamesByTarget`` and
+    ``events:DescribeRule`` (for the safety check of :meth:`spawn_sibling`) and ``cloudwatch:GetMetricStatistics``
+    (for :meth:`get_approximate_concurrent_executions`).
+
+    In test mode (``test=True`` or ``STAGE=test``) siblings are invoked with ``InvocationType='DryRun'``: the call
+    is checked but nothing runs.
+
+    :param custom_config: Config merged over ``DEFAULT_CONFIG``.
+
+    .. code-block:: python
+
+        siblings = SiblingsManager()
+        if siblings.get_approximate_concurrent_executions(name='my_function') < 10:
+            siblings.spawn_sibling(lambda_context, payload={'cursor': 120})
+    """
+
+    DEFAULT_CONFIG: Dict[str, Any] = {"init_clients": ["lambda", "events", "cloudwatch"]}
+
+    lambda_client: Any = None
+    events_client: Any = None
+    cloudwatch_client: Any = None
+
+    def any_events_rules_enabled(self, lambda_context: Any) -> bool:
+        """Whether any enabled EventBridge (CloudWatch Events) rule targets the running function.
+
+        Check this before spawning siblings from a Lambda that a scheduled rule triggers: once the rule is disabled,
+        a chain of siblings spawning siblings would otherwise never stop, and cost a lot.
+
+        :param lambda_context: Context object of the Lambda invocation; its ``invoked_function_arn`` is the target.
+        :raises InvalidInput: The context has no ``invoked_function_arn``.
+
+        .. code-block:: python
+
+            if siblings.any_events_rules_enabled(global_vars.lambda_context):
+                siblings.spawn_sibling(global_vars.lambda_context, payload={'cursor': 120}, force=True)
+        """
+        arn = getattr(lambda_context, "invoked_function_arn", None)
+        if not arn:
+            raise InvalidInput("required to find the rules that target the function",
+                               field="lambda_context.invoked_function_arn")
+        paginator = self.events_client.get_paginator("list_rule_names_by_target")
+        for page in paginator.paginate(TargetArn=arn):
+            for name in page.get("RuleNames", []):
+                try:
+                    state = self.events_client.describe_rule(Name=name)["State"]
+                except self.events_client.exceptions.ResourceNotFoundException:
+                    continue  # deleted since it was listed: it triggers nothing any more
+                if state == "ENABLED":
+                    return True
+        return False
+
+    def get_approximate_concurrent_executions(self, minutes_back: int = 5, name: Optional[str] = None) -> int:
+        """Approximate number of concurrent executions of a function over the last ``minutes_back`` minutes.
+
+        From CloudWatch metrics of namespace ``AWS/Lambda``: the time the function was busy (``Invocations`` sum ×
+        ``Duration`` average, per minute) divided by the length of the window, rounded up.
+
+        :param minutes_back: Length of the window, in whole minutes.
+        :param name: Function name; defaults to the running Lambda (``AWS_LAMBDA_FUNCTION_NAME``).
+        :return: The approximate concurrency; 0 without datapoints.
+        :raises InvalidInput: No function name, or ``minutes_back`` is not a positive integer.
+
+        .. code-block:: python
+
+            siblings.get_approximate_concurrent_executions(minutes_back=10, name='sosw_orchestrator')  # e.g. 3
+        """
+        name = name or os.environ.get(constants.ENV_FUNCTION_NAME)
+        if not name:
+            raise InvalidInput(f"required when {constants.ENV_FUNCTION_NAME} is not set", field="name")
+        if isinstance(minutes_back, bool) or not isinstance(minutes_back, int) or minutes_back < 1:
+            raise InvalidInput(f"expected a positive integer, got {minutes_back!r}", field="minutes_back")
+
+        end = datetime.now(timezone.utc)
+        start = end - timedelta(minutes=minutes_back)
+        # One-minute periods match Lambda metrics' resolution, until a long window would exceed the datapoint limit.
+        period = 60 * math.ceil(minutes_back / _MAX_DATAPOINTS)
+        common = {
+            "Namespace": "AWS/Lambda",
+            "Dimensions": [{"Name": "FunctionName", "Value": name}],
+            "StartTime": start,
+            "EndTime": end,
+            "Period": period,
+        }
+        invocations = self._datapoints(MetricName="Invocations", Statistics=["Sum"], **common)
+        durations = self._datapoints(MetricName="Duration", Statistics=["Average"], **common)
+        if not invocations or not durations:
+            return 0
+
+        mean_duration = sum(durations.values()) / len(durations)
+        busy_ms = sum(count * durations.get(timestamp, mean_duration) for timestamp, count in invocations.items())
+        return math.ceil(busy_ms / 1000 / (minutes_back * 60))
+
+    def _datapoints(self, **kwargs: Any) -> Dict[datetime, float]:
+        """The single statistic asked for, by timestamp."""
+        statistic = kwargs["Statistics"][0]
+        response = self.cloudwatch_client.get_metric_statistics(**kwargs)
+        return {point["Timestamp"]: point[statistic] for point in response.get("Datapoints", [])}
+
+    def spawn_sibling(self, lambda_context: Any, payload: Optional[Dict] = None, force: bool = False) -> bool:
+        """Invoke a copy of the running function asynchronously, to continue the work.
+
+        Unless ``force``, spawns only while an enabled Events rule targets the function (see
+        :meth:`any_events_rules_enabled`); when none does, logs a warning and returns ``False``.
+
+        :param lambda_context: Context object of the Lambda invocation; the sibling is its ``invoked_function_arn``
+            (or ``function_name``).
+        :param payload: The event of the sibling, sent as JSON (``{}`` if omitted), e.g. the remaining work.
+        :param force: Skip the check of Events rules.
+        :return: Whether a sibling was invoked.
+        :raises InvalidInput: The context has neither ``invoked_function_arn`` nor ``function_name``.
+
+        .. code-block:: python
+
+            siblings.spawn_sibling(global_vars.lambda_context, payload={'cursor': 120}, force=True)
+        """
+        function = getattr(lambda_context, "invoked_function_arn", None) or getattr(lambda_context, "function_name",
+                                                                                    None)
+        if not function:
+            raise InvalidInput("has neither invoked_function_arn nor function_name", field="lambda_context")
+        if not force and not self.any_events_rules_enabled(lambda_context):
+            logger.warning("not spawning a sibling of %s: no enabled Events rule targets it (pass force=True to spawn "
+                           "anyway)", function)
+            return False
+
+        self.lambda_client.invoke(
+            FunctionName=function,
+            InvocationType="DryRun" if self.test else "Event",
+            Payload=json.dumps(payload if payload is not None else {}),
+        )
+        self.stats["siblings_spawned"] += 1
+        logger.debug("spawned a sibling of %s", function)
+        return True

@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError
 
 from sosw import constants
 from sosw.components._boto import make_client
-from sosw.components.helpers import camel_case_to_underscore, chunks
+from sosw.components.helpers import camel_case_to_underscore, chunks, to_bool
 from sosw.exceptions import ConditionCheckFailed, ConfigError, SoswError, TransactionCancelled
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ _DESERIALIZER = TypeDeserializer()
 _VALUE = r"(?:'[^']*'|\"[^\"]*\"|[^\s()]+)"
 _CLAUSE = re.compile(
     rf"""\s*(?:
-        (?P<fn>attribute_not_exists|attribute_exists)\s*\(?\s*(?P<fn_attr>[^\s()]+)\s*\)?
+        (?P<fn>attribute_not_exists|attribute_exists)(?:\s*\(\s*|\s+)(?P<fn_attr>[^\s()]+)\s*\)?
       | (?P<b_attr>[^\s()]+)\s+between\s+(?P<low>{_VALUE})\s+and\s+(?P<high>{_VALUE})
       | begins_with\s*\(\s*(?P<bw_attr>[^\s,()]+)\s*,\s*(?P<prefix>{_VALUE})\s*\)
       | (?P<attr>[^\s<>=!()]+)\s*(?P<op><=|>=|<>|!=|=|<|>)\s*(?P<val>{_VALUE})
@@ -90,7 +90,7 @@ def _from_dynamo_number(value: Any) -> Any:
     return value
 
 
-def _literal(text: str, attr_type: Optional[str]) -> Any:
+def _literal(text: str, attr_type: Optional[str], field: str = "filter_expression") -> Any:
     """A value written in a human condition string, typed by the row_mapper if it knows the attribute."""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
@@ -102,7 +102,7 @@ def _literal(text: str, attr_type: Optional[str]) -> Any:
         try:
             return Decimal(text)
         except ArithmeticError:
-            raise ValueError(f"filter_expression: {text!r} is not a number") from None
+            raise ValueError(f"{field}: {text!r} is not a number") from None
     return text
 
 
@@ -141,13 +141,13 @@ def parse_condition(expression: Union[str, ConditionBase, None], row_mapper: Opt
             clause = attr.exists() if groups["fn"].lower() == "attribute_exists" else attr.not_exists()
         elif groups["b_attr"]:
             name = groups["b_attr"]
-            clause = Attr(name).between(_literal(groups["low"], mapper.get(name)),
-                                        _literal(groups["high"], mapper.get(name)))
+            clause = Attr(name).between(_literal(groups["low"], mapper.get(name), field),
+                                        _literal(groups["high"], mapper.get(name), field))
         elif groups["bw_attr"]:
             clause = Attr(groups["bw_attr"]).begins_with(_literal(groups["prefix"], "S"))
         else:
             name, op = groups["attr"], groups["op"]
-            value = _literal(groups["val"], mapper.get(name))
+            value = _literal(groups["val"], mapper.get(name), field)
             clause = Attr(name).ne(value) if op in ("<>", "!=") else getattr(Attr(name), _COMPARISONS[op])(value)
         result = clause if result is None else result & clause
         pos = match.end()
@@ -156,6 +156,8 @@ def parse_condition(expression: Union[str, ConditionBase, None], row_mapper: Opt
             if not joiner:
                 raise ValueError(f"{field}: expected AND before {expression[pos:]!r} in {expression!r}")
             pos = joiner.end()
+            if not expression[pos:].strip():
+                raise ValueError(f"{field}: nothing after the last AND in {expression!r}")
     return result
 
 
@@ -230,6 +232,8 @@ class DynamoDbClient:
         self.test = bool(test) or os.environ.get(constants.ENV_STAGE) in constants.TEST_STAGES
         self.stats: Dict[str, Any] = defaultdict(int)
         self._client = client
+        if client is not None:
+            client.meta.events.register("before-call.dynamodb.*", self._count_call)
         self._table_descriptions: Dict[str, Dict] = {}
         self._capacity: Dict[str, Dict[str, int]] = {}
 
@@ -280,7 +284,7 @@ class DynamoDbClient:
             except ArithmeticError:
                 raise ValueError(f"{name}: {value!r} is not a number (row_mapper says 'N')") from None
         if kind == "BOOL":
-            return bool(value)
+            return to_bool(value)
         return _to_dynamo_number(value)
 
     def _serialize(self, name: str, value: Any) -> Dict[str, Any]:
@@ -801,6 +805,7 @@ def clean_dynamo_table(table_name: str = "autotest_dynamo_db", keys: Tuple[str, 
         request["FilterExpression"] = expressions.condition(condition)
     to_delete = []
     for page in client.dynamo_client.get_paginator("scan").paginate(**expressions.apply(request)):
-        to_delete.extend(client.dynamo_to_dict(i, fetch_all_fields=True) for i in page.get("Items", []))
+        # Exact key values: dynamo_to_dict would decode JSON-looking strings and round long decimals.
+        to_delete.extend({k: _DESERIALIZER.deserialize(v) for k, v in i.items()} for i in page.get("Items", []))
     client.batch_delete(to_delete)
     return len(to_delete)

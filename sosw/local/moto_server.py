@@ -49,7 +49,7 @@ class MotoServer:
         return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 
     def start(self, timeout: float = 30.0) -> "MotoServer":
-        cmd = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        cmd = [sys.executable, "-m", "sosw.local._moto_main", "-H", self.host, "-p", str(self.port)]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -328,6 +328,22 @@ class TaskManager(Processor):
                 result["running"].append(task)
         return result
 
+    def count_tasks_by_state(self, labourer: Labourer) -> Dict[str, int]:
+        """Tasks of a registered Labourer by state: ``queued``, ``running``, ``expired``, ``completed`` (not yet
+        archived), ``retrying`` (waiting in the retry table), ``closed`` (archived as completed) and ``dead``.
+        Costs five queries; meant for dashboards and the ``sosw status`` command."""
+        _ = self.get_db_field_name
+        in_flight = self.get_tasks_in_flight_for_labourer(labourer)
+        counts = {"queued": self.get_length_of_queue_for_labourer(labourer)}
+        counts.update({state: len(tasks) for state, tasks in in_flight.items()})
+        counts["retrying"] = self.dynamo_db_client.get_by_query({_("labourer_id"): labourer.id},
+                                                                table_name=self._retry_table, return_count=True)
+        for state, suffix in (("closed", 1), ("dead", 0)):
+            counts[state] = self.dynamo_db_client.get_by_query(
+                {_("labourer_id_task_status"): f"{labourer.id}_{suffix}"}, table_name=self._closed_table,
+                index_name=self.config["sosw_closed_tasks_labourer_status_index"], return_count=True)
+        return counts
+
     def get_tasks_to_retry_for_labourer(self, labourer: Labourer, limit: Optional[int] = None) -> List[Dict]:
         """Tasks in ``sosw_retry_tasks`` whose ``desired_launch_time`` has come, earliest first."""
         _ = self.get_db_field_name

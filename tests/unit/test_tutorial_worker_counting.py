@@ -50,6 +50,9 @@ class FakeOpener:
         ({"words": ["opera", "show"]}, [(None, "opera"), (None, "show")]),
         ({"topics": {"cars": {"words": "car"}}, "words": ["meal"]}, [("cars", "car"), (None, "meal")]),
         ({"task_id": "t1"}, []),
+        # The Scheduler's chunk of the tutorial job.
+        ({"topics": ["cars"], "words": ["toyota"], "date_list": ["2026-11-21"]}, [("cars", "toyota")]),
+        ({"topics": ["cars", "food"], "words": ["meal"]}, [(None, "meal")]),
     ],
 )
 def test_words_of(app, event, expected):

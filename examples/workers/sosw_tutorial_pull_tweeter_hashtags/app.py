@@ -46,14 +46,22 @@ Opener = Callable[..., Any]
 def words_of(event: Mapping[str, Any]) -> List[Tuple[Optional[str], str]]:
     """The (topic, word) pairs of a task event, in their order.
 
-    :param event: ``{"topics": {topic: {"words": [...]}}}`` and/or ``{"words": [...]}`` (topic ``None``).
+    :param event: ``{"topics": {topic: {"words": [...]}}}`` and/or ``{"words": [...]}``. The Scheduler's chunks
+        name their topic in a list beside the words: ``{"topics": ["cars"], "words": ["toyota"]}``; top-level words
+        belong to that topic when there is exactly one, else to none.
     :return: The pairs; a word given under two topics appears twice.
     """
     pairs: List[Tuple[Optional[str], str]] = []
-    for topic, body in (event.get("topics") or {}).items():
-        words = body.get("words", []) if isinstance(body, Mapping) else body
-        pairs.extend((topic, word) for word in _as_list(words))
-    pairs.extend((None, word) for word in _as_list(event.get("words")))
+    topics = event.get("topics") or {}
+    if isinstance(topics, Mapping):
+        for topic, body in topics.items():
+            words = body.get("words", []) if isinstance(body, Mapping) else body
+            pairs.extend((topic, word) for word in _as_list(words))
+        named = []
+    else:
+        named = _as_list(topics)
+    topic_of_words = named[0] if len(named) == 1 else None
+    pairs.extend((topic_of_words, word) for word in _as_list(event.get("words")))
     return pairs
 
 

@@ -1,0 +1,189 @@
+"""
+The embedded runtime: everything sosw needs from AWS, on this machine.
+
+- a moto server on 127.0.0.1 for DynamoDB, S3, SNS, SSM, CloudWatch, CloudFormation, Events, IAM;
+- the local Lambda service, which runs the functions deployed there (their code found in the examples folder)
+  in subprocesses with their timeouts, and relays the rest of the Lambda API to moto;
+- a ticker that invokes the Orchestrator and the Scavenger every ``tick_period`` seconds, like the scheduled rules.
+
+Unmodified boto3 code reaches it through the variables of :meth:`LocalRuntime.environ`.
+
+.. code-block:: python
+
+    from sosw.local.runtime import LocalRuntime
+
+    with LocalRuntime('examples', tick_period=1) as runtime:
+        runtime.deploy(workers=['sosw_tutorial_pull_tweeter_hashtags'])
+        runtime.upload_configs('sosw_tutorial_pull_tweeter_hashtags')
+        runtime.invoke('sosw_scheduler', {'lambda_name': 'sosw_tutorial_pull_tweeter_hashtags', 'job': {...}})
+        runtime.start_ticker()
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+from sosw.local.lambda_service import LocalLambdaService
+from sosw.local.moto_server import MotoServer
+
+logger = logging.getLogger(__name__)
+
+TICKED_FUNCTIONS = ("sosw_orchestrator", "sosw_scavenger")
+
+
+class LocalRuntime:
+    """moto + the local Lambda service + the scheduled-rule ticker, started and stopped together.
+
+    :param examples_dir: Folder with ``essentials/<function>/`` and ``workers/<function>/`` code and templates.
+    :param tick_period: Seconds between Orchestrator/Scavenger runs once :meth:`start_ticker` is called.
+    :param log_dir: Where the functions' output goes (a file per function); a temporary folder by default.
+    :param moto_port: Port of the moto server; a free one by default.
+    :param lambda_port: Port of the Lambda service; a free one by default.
+    :param set_environ: Point this process's boto3 at the runtime while it runs (restored by :meth:`stop`).
+    """
+
+    def __init__(self, examples_dir: Union[str, Path] = "examples", tick_period: float = 60.0,
+                 log_dir: Optional[Union[str, Path]] = None, moto_port: Optional[int] = None,
+                 lambda_port: int = 0, set_environ: bool = True):
+        self.examples_dir = Path(examples_dir).resolve()
+        self.tick_period = tick_period
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.moto = MotoServer(port=moto_port)
+        self.lambdas: Optional[LocalLambdaService] = None
+        self._lambda_port = lambda_port
+        self._set_environ = set_environ
+        self._saved_environ: Dict[str, Optional[str]] = {}
+        self._ticker: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self.ticks = 0
+        self.tick_errors: List[str] = []
+
+    # Lifecycle -------------------------------------------------------------------------------------------------
+
+    def environ(self) -> Dict[str, str]:
+        """Variables that send boto3 (and the AWS CLI) to this runtime."""
+        env = self.moto.environ()
+        if self.lambdas is not None:
+            env.update(self.lambdas.environ())
+        return env
+
+    def start(self) -> "LocalRuntime":
+        self.moto.start()
+        if self.log_dir is None:
+            import tempfile
+
+            self.log_dir = Path(tempfile.mkdtemp(prefix="sosw-local-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.lambdas = LocalLambdaService(port=self._lambda_port, proxy_endpoint=self.moto.endpoint,
+                                          code_resolver=self.resolve_code, log_dir=str(self.log_dir))
+        self.lambdas.start()
+        if self._set_environ:
+            for name, value in self.environ().items():
+                self._saved_environ.setdefault(name, os.environ.get(name))
+                os.environ[name] = value
+        return self
+
+    def stop(self) -> None:
+        self.stop_ticker()
+        if self.lambdas is not None:
+            self.lambdas.stop()
+            self.lambdas = None
+        self.moto.stop()
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ = {}
+
+    def __enter__(self) -> "LocalRuntime":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def resolve_code(self, function_name: str, configuration: Optional[Dict] = None) -> Optional[str]:
+        """Local code folder of a deployed function: ``essentials/<name>`` or ``workers/<name>``."""
+        for tier in ("essentials", "workers"):
+            folder = self.examples_dir / tier / function_name
+            if (folder / "app.py").exists():
+                return str(folder)
+        return None
+
+    # Using it --------------------------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client aimed at this runtime, whatever this process's environment says."""
+        import boto3
+
+        env = self.environ()
+        endpoint = env["AWS_ENDPOINT_URL_LAMBDA"] if service == "lambda" else env["AWS_ENDPOINT_URL"]
+        return boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env["AWS_SESSION_TOKEN"], region_name=env["AWS_DEFAULT_REGION"],
+        ).client(service, endpoint_url=endpoint)
+
+    def deploy(self, workers: Iterable[str] = (), log: Callable[[str], None] = logger.info) -> Dict[str, str]:
+        """Deploy the examples' stacks (and the named workers) into moto's CloudFormation."""
+        from sosw import deployer
+
+        return deployer.deploy(self.examples_dir, workers=tuple(workers), log=log, poll_delay=0.2)
+
+    def upload_configs(self, worker: Optional[str] = None, log: Callable[[str], None] = logger.info) -> Any:
+        """Upload the Essentials' configs (with ``worker`` registered as a Labourer) to the config table."""
+        from sosw import deployer
+
+        return deployer.upload_configs(self.examples_dir, worker=worker, log=log)
+
+    def invoke(self, function_name: str, payload: Any = None) -> Any:
+        """Invoke a function synchronously and return its decoded result.
+
+        :raises RuntimeError: The function failed; the message is its error.
+        """
+        response = self.client("lambda").invoke(FunctionName=function_name, InvocationType="RequestResponse",
+                                                Payload=json.dumps(payload or {}).encode())
+        body = response["Payload"].read()
+        result = json.loads(body) if body else None
+        if response.get("FunctionError"):
+            message = result.get("errorMessage") if isinstance(result, dict) else result
+            raise RuntimeError(f"{function_name} failed: {message}")
+        return result
+
+    def tick(self) -> Dict[str, Any]:
+        """One run of the Orchestrator and one of the Scavenger, as their scheduled rules would trigger."""
+        results = {}
+        for name in TICKED_FUNCTIONS:
+            results[name] = self.invoke(name, {"source": "sosw.local.ticker"})
+        self.ticks += 1
+        return results
+
+    def start_ticker(self, period: Optional[float] = None) -> None:
+        """Tick every ``period`` seconds in a background thread until :meth:`stop_ticker`."""
+        if period is not None:
+            self.tick_period = period
+        if self._ticker is not None:
+            return
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    self.tick()
+                except Exception as err:  # keep ticking, like a scheduled rule does after a failed run
+                    self.tick_errors.append(str(err))
+                    logger.warning("tick failed: %s", err)
+                self._stop.wait(max(self.tick_period - (time.monotonic() - started), 0.05))
+
+        self._ticker = threading.Thread(target=run, name="sosw-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop_ticker(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=max(self.tick_period, 1) + 120)
+            self._ticker = None

@@ -27,6 +27,7 @@ import random
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from boto3.dynamodb.conditions import Attr
@@ -153,6 +154,11 @@ class TaskManager(Processor):
     def now(self) -> int:
         """Current time in whole seconds; every timestamp of the state machine comes from here."""
         return int(time.time())
+
+    def timestamp(self) -> Decimal:
+        """Current time to the microsecond, on the same clock as :meth:`now`: for ``completed_at`` and the events
+        of the task log, which must keep their order within a second."""
+        return Decimal(self.now()) + Decimal(f"{time.time() % 1:.6f}")
 
     # Labourers -------------------------------------------------------------------------------------------------
 
@@ -437,7 +443,7 @@ class TaskManager(Processor):
         requests = [(self._tasks_table, "put", task)]
         if self.meta_handler_client:
             requests.append(self.meta_handler_client.batch_request(task[_("task_id")], "created",
-                                                                   labourer_id=labourer.id))
+                                                                   at=self.timestamp(), labourer_id=labourer.id))
         self.dynamo_db_client.batch_write(requests)
         return task[_("task_id")]
 
@@ -475,7 +481,8 @@ class TaskManager(Processor):
             requests.append((self._tasks_table, "put",
                              self._new_task(labourer, newest + self._step * position, text, task_id=task_id)))
             if self.meta_handler_client:
-                requests.append(self.meta_handler_client.batch_request(task_id, "created", labourer_id=labourer.id))
+                requests.append(self.meta_handler_client.batch_request(task_id, "created", at=self.timestamp(),
+                                                                       labourer_id=labourer.id))
         self.dynamo_db_client.batch_write(requests)
         self.stats["tasks_created"] += len(todo)
         return [task_id for task_id, _ in todo]
@@ -530,10 +537,10 @@ class TaskManager(Processor):
                 logger.warning("gave up on %d tasks after conflicts; they stay where they are", len(pending))
         return done
 
-    def _meta_action(self, task_id: str, action: str, **kwargs: Any) -> List[Dict]:
+    def _meta_action(self, task_id: str, action: str, at: Any = None, **kwargs: Any) -> List[Dict]:
         if not self.meta_handler_client:
             return []
-        return [self.meta_handler_client.transaction_item(task_id, action, **kwargs)]
+        return [self.meta_handler_client.transaction_item(task_id, action, at=at or self.timestamp(), **kwargs)]
 
     # Invoking --------------------------------------------------------------------------------------------------
 
@@ -677,7 +684,7 @@ class TaskManager(Processor):
         if outcome == "completed":
             # The hottest write of a task's life: one conditional UpdateItem. Its 'completed' event is logged when
             # the task is archived, stamped with completed_at, which saves a call (or a transaction) per task.
-            attributes[_("completed_at")] = now
+            attributes[_("completed_at")] = self.timestamp().quantize(Decimal("0.001"))
             try:
                 self.dynamo_db_client.update(keys, attributes_to_update=attributes, table_name=self._tasks_table,
                                              condition_expression=condition)

@@ -1,0 +1,28 @@
+"""The sosw command line against a moto server: status from the tables, Lambda errors as one line."""
+
+import json
+
+from sosw import constants
+from sosw.cli import main
+from sosw.managers.task import TaskManager
+
+
+def test_status_counts_tasks_of_every_labourer(sosw_tables, ddb, capsys):
+    task_config = {"labourers": {"w1": {"max_simultaneous_invocations": 2}}, "read_labourer_timeout": False}
+    ddb.put_item(TableName=constants.DEFAULT_CONFIG_TABLE, Item={
+        "env": {"S": "production"}, "config_name": {"S": constants.ESSENTIAL_CONFIG_NAME},
+        "config_value": {"S": json.dumps({"task_config": task_config})}})
+    task_manager = TaskManager(custom_config=task_config)
+    task_manager.create_tasks(task_manager.get_labourer("w1"), [{"n": n} for n in range(5)])
+
+    assert main(["status"]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert row.split() == ["w1", "5", "0", "0", "0", "0", "0", "0"]
+
+
+def test_tick_without_a_deployed_essential_is_one_line(sosw_tables, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert main(["tick", "orchestrator"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sosw: error:") and "Traceback" not in err

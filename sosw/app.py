@@ -97,16 +97,22 @@ class Processor:
         function_name = os.environ.get(constants.ENV_FUNCTION_NAME)
         return [f"{function_name}_config"] if function_name else []
 
+    def _normalize_config(self, layer: Dict) -> Dict:
+        """Hook applied to every config layer before it is merged: e.g. to make JSON's string keys ``"4"`` and
+        Python's ``4`` the same key."""
+        return layer
+
     def _assemble_config(self, custom_config: Optional[Dict]) -> Dict:
-        config = recursive_update({}, self.DEFAULT_CONFIG or {})
+        config = recursive_update({}, self._normalize_config(copy.deepcopy(self.DEFAULT_CONFIG or {})))
         if self._parent is None:
             for name in self._config_layers():
                 row = self.get_config(name)
                 if not isinstance(row, dict):
                     raise ConfigError(f"expected a JSON object, got {type(row).__name__}", config_name=name)
-                config = recursive_update(config, row)
+                config = recursive_update(config, self._normalize_config(row))
         # A deep copy: mutating self.config must not leak into DEFAULT_CONFIG, the caller's dict or the next run.
-        return copy.deepcopy(recursive_update(config, custom_config or {}))
+        custom = self._normalize_config(copy.deepcopy(custom_config or {}))
+        return copy.deepcopy(recursive_update(config, custom))
 
     def get_config(self, name: str) -> Any:
         """Config ``name`` from the config source. Delegates to the module-level ``sosw.app.get_config``.

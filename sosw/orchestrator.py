@@ -48,6 +48,16 @@ class Orchestrator(Essential):
         super().__call__(event)
         return invoked
 
+    def _normalize_config(self, layer: Dict) -> Dict:
+        raw = layer.get("invocation_number_coefficient")
+        if isinstance(raw, dict):
+            try:
+                layer["invocation_number_coefficient"] = {int(status): value for status, value in raw.items()}
+            except (TypeError, ValueError):
+                raise ConfigError(f"health statuses must be integers, got {sorted(map(str, raw))}",
+                                  config_name="invocation_number_coefficient") from None
+        return layer
+
     @property
     def coefficients(self) -> Dict[int, float]:
         raw = self.config.get("invocation_number_coefficient") or {}

@@ -45,21 +45,27 @@ class WorkerAssistant(Essential):
         super().__call__(event)
         return {"task_id": task_id, "status": status}
 
-    def _report(self, method: str, task_id: str, stats: Optional[Dict], result: Optional[Dict], done: str) -> str:
+    def _report(self, task_id: str, stats: Optional[Dict], result: Optional[Dict], outcome: str) -> str:
         try:
-            changed = getattr(self.task_client, method)(task_id, stats=stats, result=result)
+            status = self.task_client.report_task(task_id, outcome, stats=stats, result=result)
         except TaskNotFound:
             self.stats["reports_for_missing_tasks"] += 1
-            logger.warning("%s for task %s, which is no longer in the tasks table; nothing written", method, task_id)
+            logger.warning("%s report for task %s, which is no longer in the tasks table; nothing written", outcome,
+                           task_id)
             return "not_found"
-        self.stats[f"tasks_{done}"] += int(changed)
-        return done if changed else "already_completed"
+        self.stats[f"tasks_{status}"] += 1
+        return status
 
     def mark_task_as_completed(self, task_id: str, stats: Optional[Dict] = None, result: Optional[Dict] = None) -> str:
-        """Mark the task completed. :return: ``'completed'``, ``'already_completed'`` or ``'not_found'``."""
-        return self._report("mark_task_as_completed", task_id, stats, result, "completed")
+        """Mark the task completed.
+
+        :return: ``'completed'``, ``'already_completed'`` or ``'not_found'``.
+        """
+        return self._report(task_id, stats, result, "completed")
 
     def mark_task_as_failed(self, task_id: str, stats: Optional[Dict] = None, result: Optional[Dict] = None) -> str:
         """Record a failed attempt; the Scavenger retries it at its next run.
-        :return: ``'failed'``, ``'already_completed'`` or ``'not_found'``."""
-        return self._report("mark_task_as_failed", task_id, stats, result, "failed")
+
+        :return: ``'failed'``, ``'already_completed'``, ``'unchanged'`` (back in the queue) or ``'not_found'``.
+        """
+        return self._report(task_id, stats, result, "failed")

@@ -56,18 +56,17 @@ class MetaHandler(Processor):
     def table_name(self) -> str:
         return self.config["dynamo_db_config"]["table_name"]
 
-    def make_item(self, task_id: str, action: str, at: Optional[Any] = None, **kwargs: Any) -> Dict[str, Any]:
+    def make_item(self, task_id: str, action: str, **kwargs: Any) -> Dict[str, Any]:
         """The item of one event: ``task_id``, ``created_at``, ``action``, ``author`` (the running function),
         ``invocation_id`` (its request id) and any keyword arguments with a value.
 
         :param task_id: The task.
         :param action: What happened, e.g. ``'invoked'``.
-        :param at: When it happened (epoch seconds), if not now: events logged after the fact keep their time.
         """
         context = self.lambda_context or getattr(self._parent, "lambda_context", None)
         item: Dict[str, Any] = {
             "task_id": task_id,
-            "created_at": Decimal(str(at)) if at is not None else self._stamp(),
+            "created_at": self._stamp(),
             "action": action,
             "author": os.environ.get(constants.ENV_FUNCTION_NAME) or "local",
         }

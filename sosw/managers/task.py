@@ -27,7 +27,6 @@ import random
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from boto3.dynamodb.conditions import Attr
@@ -154,11 +153,6 @@ class TaskManager(Processor):
     def now(self) -> int:
         """Current time in whole seconds; every timestamp of the state machine comes from here."""
         return int(time.time())
-
-    def timestamp(self) -> Decimal:
-        """Current time to the microsecond, on the same clock as :meth:`now`: for ``completed_at`` and the events
-        of the task log, which must keep their order within a second."""
-        return Decimal(self.now()) + Decimal(f"{time.time() % 1:.6f}")
 
     # Labourers -------------------------------------------------------------------------------------------------
 
@@ -443,7 +437,7 @@ class TaskManager(Processor):
         requests = [(self._tasks_table, "put", task)]
         if self.meta_handler_client:
             requests.append(self.meta_handler_client.batch_request(task[_("task_id")], "created",
-                                                                   at=self.timestamp(), labourer_id=labourer.id))
+                                                                   labourer_id=labourer.id))
         self.dynamo_db_client.batch_write(requests)
         return task[_("task_id")]
 
@@ -481,8 +475,7 @@ class TaskManager(Processor):
             requests.append((self._tasks_table, "put",
                              self._new_task(labourer, newest + self._step * position, text, task_id=task_id)))
             if self.meta_handler_client:
-                requests.append(self.meta_handler_client.batch_request(task_id, "created", at=self.timestamp(),
-                                                                       labourer_id=labourer.id))
+                requests.append(self.meta_handler_client.batch_request(task_id, "created", labourer_id=labourer.id))
         self.dynamo_db_client.batch_write(requests)
         self.stats["tasks_created"] += len(todo)
         return [task_id for task_id, _ in todo]
@@ -537,10 +530,10 @@ class TaskManager(Processor):
                 logger.warning("gave up on %d tasks after conflicts; they stay where they are", len(pending))
         return done
 
-    def _meta_action(self, task_id: str, action: str, at: Any = None, **kwargs: Any) -> List[Dict]:
+    def _meta_action(self, task_id: str, action: str, **kwargs: Any) -> List[Dict]:
         if not self.meta_handler_client:
             return []
-        return [self.meta_handler_client.transaction_item(task_id, action, at=at or self.timestamp(), **kwargs)]
+        return [self.meta_handler_client.transaction_item(task_id, action, **kwargs)]
 
     # Invoking --------------------------------------------------------------------------------------------------
 
@@ -664,7 +657,7 @@ class TaskManager(Processor):
         :raises TaskNotFound: It is not in the tasks table (archived, moved to retry, or never was): nothing is
             written, so a late completion creates no orphan row.
         """
-        return self._close_attempt(task_id, "completed", stats, result)
+        return self.report_task(task_id, "completed", stats, result) == "completed"
 
     def mark_task_as_failed(self, task_id: str, stats: Optional[Dict] = None, result: Optional[Dict] = None) -> bool:
         """Record a failed attempt and make the task expired at once, so that the Scavenger retries it (or closes it
@@ -672,23 +665,36 @@ class TaskManager(Processor):
 
         :raises TaskNotFound: Like :meth:`mark_task_as_completed`.
         """
-        return self._close_attempt(task_id, "failed", stats, result)
+        return self.report_task(task_id, "failed", stats, result) == "failed"
 
-    def _close_attempt(self, task_id: str, outcome: str, stats: Optional[Dict], result: Optional[Dict]) -> bool:
+    def report_task(self, task_id: str, outcome: str, stats: Optional[Dict] = None,
+                    result: Optional[Dict] = None) -> str:
+        """Record what a Worker reports about its task.
+
+        :param outcome: ``'completed'`` or ``'failed'``.
+        :return: ``outcome`` if recorded; ``'already_completed'``; or ``'unchanged'`` for a failure reported for a
+            task that is back in the queue.
+        :raises TaskNotFound: The task is not in the tasks table; nothing is written.
+        """
+        if outcome not in ("completed", "failed"):
+            raise InvalidInput(f"expected 'completed' or 'failed', got {outcome!r}", field="outcome")
         _ = self.get_db_field_name
         now = self.now()
         attributes: Dict[str, Any] = {f"stat_{k}": v for k, v in (stats or {}).items() if v is not None}
         attributes.update({f"result_{k}": v for k, v in (result or {}).items() if v is not None})
-        condition = Attr(_("task_id")).exists() & Attr(_("completed_at")).not_exists()
+        # Only a task that left the queue (its greenfield is above now) takes a report: a queued task marked
+        # completed could never be invoked nor archived.
+        condition = (Attr(_("task_id")).exists() & Attr(_("completed_at")).not_exists()
+                     & Attr(_("greenfield")).gte(now))
         keys = {_("task_id"): task_id}
         if outcome == "completed":
             # The hottest write of a task's life: one conditional UpdateItem. Its 'completed' event is logged when
-            # the task is archived, stamped with completed_at, which saves a call (or a transaction) per task.
-            attributes[_("completed_at")] = self.timestamp().quantize(Decimal("0.001"))
+            # the task is archived, with the task's completed_at: that saves a call (or a transaction) per task.
+            attributes[_("completed_at")] = now
             try:
                 self.dynamo_db_client.update(keys, attributes_to_update=attributes, table_name=self._tasks_table,
                                              condition_expression=condition)
-                return True
+                return outcome
             except ConditionCheckFailed:
                 pass
         else:
@@ -698,10 +704,30 @@ class TaskManager(Processor):
                 keys, attributes_to_update=attributes, attributes_to_increment={_("failed_attempts"): 1},
                 table_name=self._tasks_table, condition_expression=condition)
             if self._transact_per_task([(task_id, [update] + self._meta_action(task_id, "failed"))]):
-                return True
-        if self.get_task_by_id(task_id) is None:
+                return outcome
+        task = self.get_task_by_id(task_id)
+        if task is None:
             raise TaskNotFound(task_id, self._tasks_table)
-        return False
+        if task.get(_("completed_at")) is not None:
+            return "already_completed"
+        if outcome == "completed" and task[_("greenfield")] < now and self._complete_queued_task(task, attributes):
+            return outcome
+        return "unchanged"
+
+    def _complete_queued_task(self, task: Dict[str, Any], attributes: Dict[str, Any]) -> bool:
+        """A completion that arrives after the task went back to the queue (expired and retried): the work is done,
+        so close it rather than run it again. It leaves the queue as if invoked now, for the Scavenger to archive."""
+        _ = self.get_db_field_name
+        attributes = {**attributes, _("greenfield"): self.now() + self._delta}
+        try:
+            self.dynamo_db_client.update(
+                {_("task_id"): task[_("task_id")]}, attributes_to_update=attributes, table_name=self._tasks_table,
+                condition_expression=Attr(_("greenfield")).eq(task[_("greenfield")])
+                & Attr(_("completed_at")).not_exists())
+        except ConditionCheckFailed:
+            return False
+        self.stats["late_completions_of_queued_tasks"] += 1
+        return True
 
     # Archiving and retrying ------------------------------------------------------------------------------------
 
@@ -734,7 +760,7 @@ class TaskManager(Processor):
                     {_("task_id"): task_id}, table_name=self._tasks_table, condition_expression=condition),
             ]
             if task.get(_("completed_at")) is not None:
-                actions += self._meta_action(task_id, "completed", at=task[_("completed_at")],
+                actions += self._meta_action(task_id, "completed", completed_at=task[_("completed_at")],
                                              labourer_id=task[_("labourer_id")])
             actions += self._meta_action(task_id, "archived_dead" if dead else "archived",
                                          labourer_id=task[_("labourer_id")])

@@ -42,22 +42,16 @@ def _examples_dir(given: Optional[str]) -> Path:
                    f"pass --examples")
 
 
-def _lambda_client() -> Any:
-    from sosw.components._boto import make_client
-
-    return make_client("lambda")
-
-
 def invoke(function_name: str, payload: Any) -> Any:
     """Invoke a function synchronously where boto3 points; its decoded result, or CliError with its error."""
-    response = _lambda_client().invoke(FunctionName=function_name, InvocationType="RequestResponse",
-                                       Payload=json.dumps(payload).encode())
-    body = response["Payload"].read()
-    result = json.loads(body) if body else None
-    if response.get("FunctionError"):
-        message = result.get("errorMessage") if isinstance(result, dict) else result
-        raise CliError(f"{function_name}: {message}")
-    return result
+    from sosw.components._boto import make_client
+    from sosw.exceptions import InvocationError
+    from sosw.local.runtime import invoke_sync
+
+    try:
+        return invoke_sync(make_client("lambda"), function_name, payload)
+    except InvocationError as err:
+        raise CliError(str(err)) from None
 
 
 # Output ----------------------------------------------------------------------------------------------------------

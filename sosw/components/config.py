@@ -53,7 +53,23 @@ def _is_test(test: Optional[bool]) -> bool:
     return bool(test) or os.environ.get(constants.ENV_STAGE) in constants.TEST_STAGES
 
 
-class DynamoConfig:
+class _Source:
+    """A config source on one AWS service, whose client is created on first use unless one is given."""
+
+    SERVICE = ""
+
+    def __init__(self, test: bool = False, client: Any = None):
+        self.test = _is_test(test)
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.SERVICE)
+        return self._client
+
+
+class DynamoConfig(_Source):
     """Configs kept in a DynamoDB table, one row a config.
 
     :param test: Use the ``autotest_config`` table.
@@ -62,19 +78,14 @@ class DynamoConfig:
     :param client: A boto3 DynamoDB client to use instead of a new one.
     """
 
+    SERVICE = "dynamodb"
+
     def __init__(self, test: bool = False, table_name: Optional[str] = None, env: Optional[str] = None,
                  client: Any = None, **kwargs):
-        self.test = _is_test(test)
+        super().__init__(test, client)
         default = constants.AUTOTEST_CONFIG_TABLE if self.test else constants.DEFAULT_CONFIG_TABLE
         self.table_name = table_name or os.environ.get(constants.ENV_CONFIG_TABLE) or default
         self.env = env or os.environ.get(constants.ENV_CONFIG_ENV) or constants.DEFAULT_CONFIG_ENV
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client("dynamodb")
-        return self._client
 
     def get_config(self, name: str, env: Optional[str] = None) -> Any:
         """Return the decoded ``config_value`` of row ``name``, or ``{}`` if there is none.
@@ -126,22 +137,17 @@ class DynamoConfig:
         return result
 
 
-class SSMConfig:
+class SSMConfig(_Source):
     """Configs kept in SSM Parameter Store, one JSON parameter a config. SSM throttles early: prefer DynamoConfig.
 
     :param test: Accepted for symmetry with :class:`DynamoConfig`.
     :param client: A boto3 SSM client to use instead of a new one.
     """
 
-    def __init__(self, test: bool = False, client: Any = None, **kwargs):
-        self.test = _is_test(test)
-        self._client = client
+    SERVICE = "ssm"
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client("ssm")
-        return self._client
+    def __init__(self, test: bool = False, client: Any = None, **kwargs):
+        super().__init__(test, client)
 
     def get_config(self, name: str) -> Any:
         """Return the decoded parameter ``name``, or ``{}`` if there is none."""
@@ -172,21 +178,16 @@ class SSMConfig:
         return result
 
 
-class SecretsManager:
+class SecretsManager(_Source):
     """Credentials kept in AWS Secrets Manager.
 
     :param client: A boto3 Secrets Manager client to use instead of a new one.
     """
 
-    def __init__(self, test: bool = False, client: Any = None, **kwargs):
-        self.test = _is_test(test)
-        self._client = client
+    SERVICE = "secretsmanager"
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client("secretsmanager")
-        return self._client
+    def __init__(self, test: bool = False, client: Any = None, **kwargs):
+        super().__init__(test, client)
 
     def get_secrets_credentials(self, type: str = "name", value: Optional[str] = None) -> Dict[str, Any]:
         """Secrets by name, or every secret carrying a tag value.

@@ -524,14 +524,8 @@ class DynamoDbClient:
             :class:`~sosw.exceptions.ConditionCheckFailed`.
         """
         table = self._table(table_name)
-        request: Dict[str, Any] = {"TableName": table, "Item": self.dict_to_dynamo(row, strict=False)}
-        condition = None
-        if not overwrite_existing:
-            hash_key, _ = self.get_table_keys(table)
-            condition = Attr(hash_key).not_exists()
-            expressions = _Expressions()
-            request["ConditionExpression"] = expressions.condition(condition)
-            expressions.apply(request)
+        condition = None if overwrite_existing else Attr(self.get_table_keys(table)[0]).not_exists()
+        request = self._with_condition({"TableName": table, "Item": self.dict_to_dynamo(row, strict=False)}, condition)
         try:
             self.dynamo_client.put_item(**request)
         except ClientError as err:
@@ -653,16 +647,20 @@ class DynamoDbClient:
 
     # Transactions ----------------------------------------------------------------------------------------------
 
-    def make_put_transaction_item(self, row: Dict, table_name: Optional[str] = None,
-                                  condition_expression: Union[str, ConditionBase, None] = None) -> Dict:
-        """A ``Put`` action for :meth:`transact_write`."""
-        request: Dict[str, Any] = {"TableName": self._table(table_name), "Item": self.dict_to_dynamo(row, strict=False)}
+    def _with_condition(self, request: Dict[str, Any], condition_expression: Any) -> Dict[str, Any]:
         condition = self._condition(condition_expression, "condition_expression")
         if condition is not None:
             expressions = _Expressions()
             request["ConditionExpression"] = expressions.condition(condition)
             expressions.apply(request)
-        return {"Put": request}
+        return request
+
+    def make_put_transaction_item(self, row: Dict, table_name: Optional[str] = None,
+                                  condition_expression: Union[str, ConditionBase, None] = None) -> Dict:
+        """A ``Put`` action for :meth:`transact_write`."""
+        return {"Put": self._with_condition(
+            {"TableName": self._table(table_name), "Item": self.dict_to_dynamo(row, strict=False)},
+            condition_expression)}
 
     def make_update_transaction_item(self, keys: Dict, attributes_to_update: Optional[Dict] = None,
                                      attributes_to_increment: Optional[Dict] = None, table_name: Optional[str] = None,
@@ -675,13 +673,8 @@ class DynamoDbClient:
     def make_delete_transaction_item(self, keys: Dict, table_name: Optional[str] = None,
                                      condition_expression: Union[str, ConditionBase, None] = None) -> Dict:
         """A ``Delete`` action for :meth:`transact_write`."""
-        request: Dict[str, Any] = {"TableName": self._table(table_name), "Key": self._keys(keys)}
-        condition = self._condition(condition_expression, "condition_expression")
-        if condition is not None:
-            expressions = _Expressions()
-            request["ConditionExpression"] = expressions.condition(condition)
-            expressions.apply(request)
-        return {"Delete": request}
+        return {"Delete": self._with_condition({"TableName": self._table(table_name), "Key": self._keys(keys)},
+                                               condition_expression)}
 
     def transact_write(self, *transactions: Dict) -> None:
         """Execute write actions (from the ``make_*_transaction_item`` methods), on any tables.

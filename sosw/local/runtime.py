@@ -27,12 +27,28 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
+from sosw.exceptions import InvocationError
 from sosw.local.lambda_service import LocalLambdaService
 from sosw.local.moto_server import MotoServer
 
 logger = logging.getLogger(__name__)
 
 TICKED_FUNCTIONS = ("sosw_orchestrator", "sosw_scavenger")
+
+
+def invoke_sync(lambda_client: Any, function_name: str, payload: Any = None) -> Any:
+    """Invoke a function with ``RequestResponse`` and return its decoded result.
+
+    :raises InvocationError: The function raised or timed out; the message is its error.
+    """
+    response = lambda_client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
+                                    Payload=json.dumps(payload or {}).encode())
+    body = response["Payload"].read()
+    result = json.loads(body) if body else None
+    if response.get("FunctionError"):
+        message = result.get("errorMessage") if isinstance(result, dict) else result
+        raise InvocationError(f"{function_name} failed: {message}")
+    return result
 
 
 class LocalRuntime:
@@ -72,6 +88,7 @@ class LocalRuntime:
         return env
 
     def start(self) -> "LocalRuntime":
+        """Start the moto server and the Lambda service (and point this process at them if ``set_environ``)."""
         self.moto.start()
         if self.log_dir is None:
             import tempfile
@@ -88,6 +105,7 @@ class LocalRuntime:
         return self
 
     def stop(self) -> None:
+        """Stop the ticker, the Lambda service and the moto server, and restore the environment."""
         self.stop_ticker()
         if self.lambdas is not None:
             self.lambdas.stop()
@@ -142,16 +160,9 @@ class LocalRuntime:
     def invoke(self, function_name: str, payload: Any = None) -> Any:
         """Invoke a function synchronously and return its decoded result.
 
-        :raises RuntimeError: The function failed; the message is its error.
+        :raises InvocationError: The function failed; the message is its error.
         """
-        response = self.client("lambda").invoke(FunctionName=function_name, InvocationType="RequestResponse",
-                                                Payload=json.dumps(payload or {}).encode())
-        body = response["Payload"].read()
-        result = json.loads(body) if body else None
-        if response.get("FunctionError"):
-            message = result.get("errorMessage") if isinstance(result, dict) else result
-            raise RuntimeError(f"{function_name} failed: {message}")
-        return result
+        return invoke_sync(self.client("lambda"), function_name, payload)
 
     def tick(self) -> Dict[str, Any]:
         """One run of the Orchestrator and one of the Scavenger, as their scheduled rules would trigger."""
@@ -183,6 +194,7 @@ class LocalRuntime:
         self._ticker.start()
 
     def stop_ticker(self) -> None:
+        """Stop ticking; waits for a tick in progress to finish."""
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=max(self.tick_period, 1) + 120)

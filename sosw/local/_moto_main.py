@@ -1,7 +1,13 @@
 """
-Run moto's server with one fix for speed: its DynamoDB TransactWriteItems deep-copies a table once per *action*
-as a rollback backup, which makes a 100-action transaction on a table of a few thousand items take seconds. The
-copies are all taken before anything changes, so copying each table once per transaction gives identical results.
+Run moto's server with two fixes to its DynamoDB, so that it behaves like DynamoDB under concurrency and at size:
+
+- Atomicity: a TransactWriteItems that fails restores a snapshot of the tables taken when it started, wiping out
+  what other requests wrote meanwhile (two Orchestrators at once lost tasks that way). DynamoDB requests are
+  served one at a time here, so each request is atomic, as it is on DynamoDB; Essentials still interleave
+  between requests.
+- Speed: the same call deep-copies a table once per *action* as its snapshot, which makes a 100-action
+  transaction on a table of a few thousand items take seconds. The copies are all taken before anything changes,
+  so copying each table once per transaction gives identical results.
 
     python -m sosw.local._moto_main -H 127.0.0.1 -p 5000
 """
@@ -12,9 +18,11 @@ import sys
 import threading
 
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.responses import DynamoHandler
 from moto.server import main as moto_main
 
 _local = threading.local()
+_DYNAMODB_LOCK = threading.RLock()
 
 
 class _CopyOncePerTransaction:
@@ -47,6 +55,15 @@ def _patch() -> None:
 
     dynamodb_models.copy = _CopyOncePerTransaction()
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+    call_action = DynamoHandler.call_action
+
+    @functools.wraps(call_action)
+    def serialized_call_action(self):
+        with _DYNAMODB_LOCK:
+            return call_action(self)
+
+    DynamoHandler.call_action = serialized_call_action
 
 
 if __name__ == "__main__":

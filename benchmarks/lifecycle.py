@@ -113,6 +113,7 @@ def main() -> None:
             if closed >= total or runs > 10 * (total // args.max_simultaneous + 2):
                 break
         finished = time.perf_counter()
+        invocations = lambdas.stats
 
     print(f"tasks: {total} for {len(names)} labourer(s), meta log {'off' if args.no_meta else 'on'}, "
           f"{runs} Orchestrator+Scavenger runs, {closed} closed")
@@ -128,6 +129,8 @@ def main() -> None:
             print(f"{phase:<12}{calls:>8}{calls / total:>10.3f}   {ops}")
     print(f"{'total':<12}{grand:>8}{grand / total:>10.3f}")
     print("seconds: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in SECONDS.items()))
+    for function, counters in sorted(invocations.items()):
+        print(f"lambda {function}: " + ", ".join(f"{k} {v}" for k, v in counters.items() if v))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ DEV = LOCAL + [
     "sphinx>=7",
     "cfn-lint>=1.0",
     "ruff>=0.5",
+    "pyyaml>=6",  # the docs read the IAM tables straight from the templates
 ]
 
 setup(

@@ -38,6 +38,8 @@ class InvalidInput(SoswError, ValueError):
     def __init__(self, message: str, field: Optional[str] = None, value: Any = None):
         self.field = field
         self.value = value
+        #: What is wrong, without the field name (for re-raising under another field).
+        self.message = message
         super().__init__(f"{field}: {message}" if field else message)
 
 

@@ -26,11 +26,14 @@ class Labourer:
     :param duration: Seconds a task may run; by default the function's own timeout when it can be read, else 900.
     :param cooldown: Seconds after ``duration`` before a task that has not completed counts as expired.
     :param max_attempts: Invocations before a task is closed as dead (overrides the TaskManager's default).
+
     Other keyword arguments become attributes as they are.
     """
 
+    #: Settings a Labourer takes from its entry in the ``labourers`` config.
     ATTRIBUTES = ("id", "arn", "max_simultaneous_invocations", "health_metrics", "duration", "cooldown",
                   "max_attempts", "max_ram")
+    #: Attributes computed for each run (by ``TaskManager.register_labourers``), read with :meth:`get_attr`.
     CUSTOM_ATTRIBUTES = ("start", "invoked", "expired", "health", "max_attempts", "average_incremental",
                          "max_duration")
 

@@ -51,6 +51,7 @@ class Worker(Processor):
         task_id = event.get("task_id") if isinstance(event, dict) else None
         if task_id:
             self.mark_task_as_completed(task_id)
+        self.result = {}  # a warm container's next invocation starts clean, task or not
         return None
 
     def mark_task_as_completed(self, task_id: str) -> None:

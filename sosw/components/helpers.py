@@ -998,8 +998,8 @@ def make_hash(o: Any) -> int:
     their order, and a list hashes like the tuple of the same elements. Equal numbers hash alike (``1``, ``1.0``,
     ``True``).
 
-    Unlike :func:`hash`, the result is the same in every process for ``None``, ``bool``, ``int``, ``float``,
-    ``str``, ``bytes`` and the containers of them. Other hashable values are included through their :func:`hash`.
+    Unlike ``hash()``, the result is the same in every process for ``None``, ``bool``, ``int``, ``float``,
+    ``str``, ``bytes`` and the containers of them. Other hashable values are included through their ``hash()``.
 
     :param o: The value to hash.
     :return: A non-negative 64-bit integer.

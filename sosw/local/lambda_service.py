@@ -5,7 +5,7 @@ machine, so that unmodified boto3 code (``boto3.client("lambda").invoke(...)``) 
 CloudFormation deployed into moto are visible through the same endpoint.
 
 Handlers given as ``"module.function"`` run in warm worker processes (``python -m sosw.local._runner``, see
-:mod:`sosw.local._runner` for the protocol), reused across invocations like Lambda containers. Handlers given as
+``sosw.local._runner`` for the protocol), reused across invocations like Lambda containers. Handlers given as
 callables run in a thread of the service, for fast deterministic tests.
 
 Standard library and boto3 only. For development, demos and tests; production is real AWS.

@@ -461,7 +461,7 @@ class TaskManager(Processor):
             try:
                 texts.append(self.construct_payload_for_task(payload=payload))
             except InvalidInput as err:
-                raise InvalidInput(str(err).split(": ", 1)[-1], field=f"payloads[{index}]") from None
+                raise InvalidInput(err.message, field=f"payloads[{index}]") from None
         ids = list(task_ids) if task_ids is not None else [uuid.uuid4().hex for _ in texts]
         if len(ids) != len(texts):
             raise InvalidInput(f"{len(ids)} ids for {len(texts)} payloads", field="task_ids")

@@ -115,6 +115,8 @@ class TaskManager(Processor):
         if self.config.get("meta_handler_config") and self.meta_handler_client is None:
             self.register_clients(["MetaHandler"])
         self._labourer_timeouts: Dict[str, Optional[int]] = {}
+        # The end of each queue as this instance last wrote it: the index it is read from may lag behind writes.
+        self._queue_ends: Dict[str, int] = {}
 
     def _on_client_registered(self, name: str, client: Any) -> None:
         if name == "ecology":
@@ -469,7 +471,7 @@ class TaskManager(Processor):
         todo = [(task_id, text) for task_id, text in zip(ids, texts) if task_id not in existing]
         if not todo:
             return []
-        newest = self.get_newest_greenfield_for_labourer(labourer)
+        newest = max(self.get_newest_greenfield_for_labourer(labourer), self._queue_ends.get(labourer.id, 0))
         requests: List[Tuple[str, str, Dict]] = []
         for position, (task_id, text) in enumerate(todo, start=1):
             requests.append((self._tasks_table, "put",
@@ -477,6 +479,7 @@ class TaskManager(Processor):
             if self.meta_handler_client:
                 requests.append(self.meta_handler_client.batch_request(task_id, "created", labourer_id=labourer.id))
         self.dynamo_db_client.batch_write(requests)
+        self._queue_ends[labourer.id] = newest + self._step * len(todo)
         self.stats["tasks_created"] += len(todo)
         return [task_id for task_id, _ in todo]
 

@@ -361,6 +361,23 @@ def _error_message(err: ClientError) -> str:
     return err.response.get("Error", {}).get("Message", str(err))
 
 
+def first_failure(events: Sequence[Dict[str, Any]], stack_name: str) -> str:
+    """Why the first resource that failed in the stack's last operation failed: the cause, where the later failures
+    are mostly "Resource creation cancelled".
+
+    :param events: The stack's events, newest first, as DescribeStackEvents lists them.
+    :param stack_name: The stack, whose own events mark where its last operation started.
+    :return: ``"<LogicalResourceId>: <reason>"``, or ``""`` when nothing failed.
+    """
+    failed = []
+    for event in events:  # newest first, back to the start of the last operation
+        if event["LogicalResourceId"] == stack_name and event["ResourceStatus"] in _OPERATION_STARTS:
+            break
+        if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
+            failed.append(event)
+    return f"{failed[-1]['LogicalResourceId']}: {failed[-1]['ResourceStatusReason']}" if failed else ""
+
+
 @dataclass
 class Executor:
     """Performs the actions of a plan against AWS and reports the final status of each stack.
@@ -453,19 +470,11 @@ class Executor:
             raise DeployError(_error_message(err), name) from err
 
     def _failure_reason(self, name: str) -> str:
-        """Why the first resource that failed in the stack's last operation failed: the cause, where the later
-        failures are mostly "Resource creation cancelled"."""
         try:
             events = self.client("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
         except ClientError:
             return ""
-        failed = []
-        for event in events:  # newest first, back to the start of the last operation
-            if event["LogicalResourceId"] == name and event["ResourceStatus"] in _OPERATION_STARTS:
-                break
-            if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
-                failed.append(event)
-        return f"{failed[-1]['LogicalResourceId']}: {failed[-1]['ResourceStatusReason']}" if failed else ""
+        return first_failure(events, name)
 
     def _wait(self, waiter_name: str, name: str) -> str:
         attempts = max(1, self.timeout // max(1, self.poll_delay))

@@ -5,7 +5,9 @@ Run moto's server with two fixes to its DynamoDB, so that it behaves like Dynamo
   what other requests wrote meanwhile (two Orchestrators at once lost tasks that way). DynamoDB requests are
   served one at a time here, so each request is atomic, as it is on DynamoDB; Essentials still interleave
   between requests.
-- Speed: the same call deep-copies a table once per *action* as its snapshot, which makes a 100-action
+- Fidelity: CloudFormation's UpdateStack with the template and parameters the stack already has fails with
+  "No updates are to be performed.", as on AWS (moto reports a successful update instead).
+- Speed: TransactWriteItems deep-copies a table once per *action* as its snapshot, which makes a 100-action
   transaction on a table of a few thousand items take seconds. The copies are all taken before anything changes,
   so copying each table once per transaction gives identical results.
 
@@ -17,6 +19,8 @@ import functools
 import sys
 import threading
 
+from moto.cloudformation import models as cloudformation_models
+from moto.cloudformation.exceptions import ValidationError
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main as moto_main
@@ -64,6 +68,18 @@ def _patch() -> None:
             return call_action(self)
 
     DynamoHandler.call_action = serialized_call_action
+
+    update_stack = cloudformation_models.CloudFormationBackend.update_stack
+
+    @functools.wraps(update_stack)
+    def update_stack_with_changes(self, name, template, role_arn, parameters, tags):
+        stack = self.get_stack(name)
+        resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
+        if template == stack.template and resolved == stack.parameters and tags in (None, getattr(stack, "tags", None)):
+            raise ValidationError(message="No updates are to be performed.")
+        return update_stack(self, name, template, role_arn, parameters, tags)
+
+    cloudformation_models.CloudFormationBackend.update_stack = update_stack_with_changes
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Integration fixtures: one moto server per session on 127.0.0.1, reached over HTT
 """
 
 
+import json
+
 import boto3
 import pytest
 
@@ -65,3 +67,32 @@ def scan_all(table_name: str) -> list:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def subscribe_queue(topic_arn: str, name: str, raw: bool = False) -> str:
+    """An SQS queue subscribed to ``topic_arn`` (raw delivery if ``raw``); its URL. SNS messages are read from it."""
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {"RawMessageDelivery": "true"} if raw else {}
+    boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+    return url
+
+
+def subscribed_queue(topic_name: str) -> str:
+    """Create SNS topic ``topic_name`` and an SQS queue subscribed to it; the queue URL."""
+    topic_arn = boto3.client("sns").create_topic(Name=topic_name)["TopicArn"]
+    return subscribe_queue(topic_arn, f"{topic_name}_inbox")
+
+
+def received(queue_url: str) -> list:
+    """Every SNS notification waiting in the queue, as decoded envelopes; the queue is drained."""
+    sqs = boto3.client("sqs")
+    messages = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            messages.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

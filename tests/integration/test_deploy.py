@@ -16,7 +16,19 @@ import boto3
 import pytest
 
 from sosw import constants
-from sosw.deployer import build_package, cleanup, code_sha256, deploy, recycle_functions, upload_configs
+from sosw.deployer import (
+    DeployError,
+    DeployStacks,
+    Executor,
+    Stack,
+    build_package,
+    cleanup,
+    code_sha256,
+    deploy,
+    discover_stacks,
+    recycle_functions,
+    upload_configs,
+)
 
 from .conftest import scan_all
 
@@ -200,3 +212,21 @@ def test_config_updater_script_honours_table_and_env(make_table, monkeypatch, ca
     assert {env for env, _ in rows.values()} == {"staging"}
     assert f"{WORKER}_config" in rows
     assert f"my_config: staging/{WORKER}_config written" in capsys.readouterr().out
+
+
+def test_deploying_an_unchanged_stack_again_is_no_change(aws):
+    [topics] = [s for s in discover_stacks(EXAMPLES) if s.name == "sosw-sns-topics"]
+    first, second = [], []
+    assert Executor(log=first.append, poll_delay=0).execute([DeployStacks((topics,))]) == \
+        {"sosw-sns-topics": "CREATE_COMPLETE"}
+    assert Executor(log=second.append, poll_delay=0).execute([DeployStacks((topics,))]) == \
+        {"sosw-sns-topics": "CREATE_COMPLETE"}
+    assert second == ["sosw-sns-topics: CREATE_COMPLETE (no changes)"]
+
+
+def test_a_stack_cloudformation_rejects_is_a_deploy_error_naming_it(aws, tmp_path):
+    template = tmp_path / "sosw-needs-a-parameter.yaml"
+    template.write_text("Parameters:\n  Stage:\n    Type: String\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
+    stack = Stack(name="sosw-needs-a-parameter", template=template, tier="initial")
+    with pytest.raises(DeployError, match="sosw-needs-a-parameter.*Stage"):
+        Executor(log=lambda line: None, poll_delay=0).execute([DeployStacks((stack,))])

@@ -1,26 +1,11 @@
 """Processor against moto: ``die()`` notifications and the account id from STS."""
 
-import json
 
 import boto3
 import pytest
 
 from sosw.app import Processor
-
-
-def subscribed_queue(topic_name: str) -> str:
-    """Create ``topic_name`` and an SQS queue subscribed to it; returns the queue URL."""
-    topic_arn = boto3.client("sns").create_topic(Name=topic_name)["TopicArn"]
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName=f"{topic_name}_inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return url
-
-
-def notifications(queue_url: str) -> list:
-    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
+from tests.integration.conftest import received, subscribed_queue
 
 
 def test_die_publishes_to_the_dead_topic_and_raises():
@@ -31,7 +16,7 @@ def test_die_publishes_to_the_dead_topic_and_raises():
     with pytest.raises(RuntimeError, match="database unreachable"):
         processor.die("database unreachable")
 
-    [published] = notifications(queue)
+    [published] = received(queue)
     assert published["TopicArn"].endswith(":SoswWorkerErrors")
     assert published["Subject"] == "Processor died"
     assert "database unreachable" in published["Message"]
@@ -48,8 +33,8 @@ def test_die_uses_the_configured_topic(monkeypatch):
     with pytest.raises(RuntimeError):
         processor.die("out of memory")
 
-    assert notifications(default_queue) == []
-    [published] = notifications(custom_queue)
+    assert received(default_queue) == []
+    [published] = received(custom_queue)
     assert published["Subject"] == "my_worker died"
     assert "out of memory" in published["Message"]
 

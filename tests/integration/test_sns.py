@@ -15,16 +15,7 @@ from botocore.exceptions import ClientError
 from sosw.app import LambdaGlobals, Processor, get_lambda_handler
 from sosw.components.sns import MAX_MESSAGE_BYTES, SEPARATOR, SnsManager
 from sosw.exceptions import InvalidInput
-
-
-def subscribe_queue(topic_arn: str, name: str, raw: bool = False) -> str:
-    """An SQS queue subscribed to ``topic_arn``; returns its URL."""
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    attributes = {"RawMessageDelivery": "true"} if raw else {}
-    boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
-    return url
+from tests.integration.conftest import subscribe_queue
 
 
 def published(queue_url: str, raw: bool = False) -> list:

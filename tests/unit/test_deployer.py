@@ -7,7 +7,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError, WaiterError
 
 from sosw import constants
 from sosw.deployer import (
@@ -17,12 +16,12 @@ from sosw.deployer import (
     DeployError,
     DeployStacks,
     EmptyBucket,
-    Executor,
     SyncFunctionCode,
     UploadPackage,
     build_package,
     code_sha256,
     discover_stacks,
+    first_failure,
     plan_cleanup,
     plan_deploy,
     render_configs,
@@ -166,81 +165,7 @@ def test_render_configs_registers_the_worker_and_keeps_other_labourers():
     assert again == configs
 
 
-class FakeCloudFormation:
-    """Records the calls; each stack operation ends in the status given by ``outcomes[(operation, stack)]``."""
-
-    def __init__(self, statuses=None, outcomes=None, events=None, errors=None):
-        self.statuses = dict(statuses or {})
-        self.outcomes = outcomes or {}
-        self.events = events or {}
-        self.errors = errors or {}
-        self.calls = []
-
-    def _call(self, operation, name, default):
-        self.calls.append((operation, name))
-        if (operation, name) in self.errors:
-            error = {"Code": "ValidationError", "Message": self.errors[operation, name]}
-            raise ClientError({"Error": error}, operation)
-        self.statuses[name] = self.outcomes.get((operation, name), default)
-
-    def create_stack(self, StackName, TemplateBody, Capabilities):
-        assert Capabilities == ["CAPABILITY_NAMED_IAM"] and TemplateBody
-        self._call("create_stack", StackName, "CREATE_COMPLETE")
-
-    def update_stack(self, StackName, TemplateBody, Capabilities):
-        self._call("update_stack", StackName, "UPDATE_COMPLETE")
-
-    def delete_stack(self, StackName):
-        self._call("delete_stack", StackName, "DELETE_COMPLETE")
-
-    def describe_stacks(self, StackName):
-        status = self.statuses.get(StackName, "DELETE_COMPLETE")
-        if status == "DELETE_COMPLETE":
-            error = {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}
-            raise ClientError({"Error": error}, "DescribeStacks")
-        return {"Stacks": [{"StackName": StackName, "StackStatus": status}]}
-
-    def describe_stack_events(self, StackName):
-        return {"StackEvents": self.events.get(StackName, [])}
-
-    def get_waiter(self, name):
-        wanted = {"stack_create_complete": "CREATE_COMPLETE", "stack_update_complete": "UPDATE_COMPLETE",
-                  "stack_delete_complete": "DELETE_COMPLETE"}[name]
-        fake = self
-
-        class Waiter:
-            def wait(self, StackName, WaiterConfig):
-                if fake.statuses.get(StackName, "DELETE_COMPLETE") != wanted:
-                    raise WaiterError(name, "failure", {})
-
-        return Waiter()
-
-
-def run(names, cloudformation):
-    lines = []
-    stacks = tuple(s for s in discover_stacks(EXAMPLES) if s.name in names)
-    executor = Executor(log=lines.append, poll_delay=0, clients={"cloudformation": cloudformation})
-    return executor.execute([DeployStacks(stacks)]), lines
-
-
-def test_executor_treats_no_updates_as_success():
-    fake = FakeCloudFormation(
-        statuses={"sosw-sns-topics": "UPDATE_COMPLETE"},
-        errors={("update_stack", "sosw-sns-topics"): "No updates are to be performed."},
-    )
-    statuses, lines = run(["sosw-sns-topics"], fake)
-    assert statuses == {"sosw-sns-topics": "UPDATE_COMPLETE"}
-    assert lines == ["sosw-sns-topics: UPDATE_COMPLETE (no changes)"]
-
-
-def test_executor_replaces_a_stack_whose_creation_failed():
-    fake = FakeCloudFormation(statuses={"sosw-sns-topics": "ROLLBACK_COMPLETE"})
-    statuses, _lines = run(["sosw-sns-topics"], fake)
-    assert fake.calls == [("delete_stack", "sosw-sns-topics"), ("create_stack", "sosw-sns-topics")]
-    assert statuses == {"sosw-sns-topics": "CREATE_COMPLETE"}
-
-
-def test_executor_reports_the_first_failure_of_the_last_operation_and_stops():
+def test_first_failure_is_the_cause_within_the_last_operation():
     events = [  # newest first, as CloudFormation lists them
         {"LogicalResourceId": "sosw-scheduler", "ResourceStatus": "ROLLBACK_COMPLETE"},
         {"LogicalResourceId": "SchedulerRole", "ResourceStatus": "CREATE_FAILED",
@@ -250,26 +175,8 @@ def test_executor_reports_the_first_failure_of_the_last_operation_and_stops():
         {"LogicalResourceId": "sosw-scheduler", "ResourceStatus": "CREATE_IN_PROGRESS"},
         {"LogicalResourceId": "Old", "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "an older failure"},
     ]
-    fake = FakeCloudFormation(outcomes={("create_stack", "sosw-scheduler"): "ROLLBACK_COMPLETE"},
-                              events={"sosw-scheduler": events})
-    lines = []
-    available = discover_stacks(EXAMPLES)
-    plan = [DeployStacks(tuple(s for s in available if s.name in ("sosw-scheduler", "sosw-scavenger"))),
-            DeployStacks(tuple(s for s in available if s.name == "sosw-dev-scheduled-rules"))]
-    statuses = Executor(log=lines.append, poll_delay=0, clients={"cloudformation": fake}).execute(plan)
-
-    assert statuses == {"sosw-scavenger": "CREATE_COMPLETE", "sosw-scheduler": "ROLLBACK_COMPLETE"}
-    assert lines == [
-        "sosw-scavenger: CREATE_COMPLETE",
-        "sosw-scheduler: ROLLBACK_COMPLETE (SchedulerFunction: No export named sosw-s3-bucket-name found)",
-        "Stopping: the stacks above did not all succeed.",
-    ]
-
-
-def test_executor_translates_rejections_into_deploy_errors():
-    fake = FakeCloudFormation(errors={("create_stack", "sosw-sns-topics"): "Template format error"})
-    with pytest.raises(DeployError, match="sosw-sns-topics: Template format error"):
-        run(["sosw-sns-topics"], fake)
+    assert first_failure(events, "sosw-scheduler") == "SchedulerFunction: No export named sosw-s3-bucket-name found"
+    assert first_failure(events[:1], "sosw-scheduler") == ""
 
 
 def test_build_package_with_pip_holds_what_pip_installed(monkeypatch):

@@ -1,6 +1,5 @@
 """EcologyManager without any network: health from metric values, with stub CloudWatch and task clients."""
 
-import datetime
 
 import pytest
 
@@ -68,73 +67,6 @@ def test_malformed_feelings(ecology, feelings):
     with pytest.raises(ConfigError) as raised:
         ecology.get_health(1, metric("<=", feelings))
     assert raised.value.config_name == "feelings"
-
-
-class StubCloudWatch:
-    """Answers GetMetricStatistics with the datapoints configured per metric name; records the calls."""
-
-    def __init__(self, values):
-        self.values = values
-        self.calls = []
-
-    def get_metric_statistics(self, **params):
-        self.calls.append(params)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        points = self.values.get(params["MetricName"], [])
-        return {"Datapoints": [{"Timestamp": now - datetime.timedelta(minutes=len(points) - i), "Average": v}
-                               for i, v in enumerate(points)]}
-
-
-def labourer_with(metrics):
-    return Labourer(id="w", health_metrics={
-        name: {"details": {"Namespace": "N", "MetricName": name}, "feelings": feelings,
-               "feeling_comparison_operator": op} for name, (op, feelings) in metrics.items()})
-
-
-def test_labourer_status_is_the_worst_metric_and_uses_the_latest_datapoint(ecology):
-    ecology.cloudwatch_client = StubCloudWatch({"cpu": [90, 20], "mem": [70]})  # cpu now 20 (latest), mem 70
-    labourer = labourer_with({"cpu": ("<=", {"3": 50, "4": 25}), "mem": ("<=", {"2": 80, "3": 50})})
-    assert ecology.get_labourer_status(labourer) == 2
-
-
-def test_metric_without_datapoints_lowers_nothing(ecology):
-    ecology.cloudwatch_client = StubCloudWatch({"cpu": [40]})
-    assert ecology.get_labourer_status(labourer_with({"silent": (">", {"4": 1000})})) == 4
-    ecology.reset_cache()
-    assert ecology.get_labourer_status(labourer_with({"silent": (">", {"4": 1000}), "cpu": ("<=", {"3": 50})})) == 3
-
-
-def test_labourer_without_metrics_is_high(ecology):
-    ecology.cloudwatch_client = StubCloudWatch({})
-    assert ecology.get_labourer_status(Labourer(id="w")) == 4
-    assert ecology.cloudwatch_client.calls == []
-
-
-def test_status_is_computed_once_per_run(ecology):
-    stub = ecology.cloudwatch_client = StubCloudWatch({"cpu": [10]})
-    labourer = labourer_with({"cpu": ("<=", {"4": 25})})
-    assert ecology.get_labourer_status(labourer) == 4
-    stub.values["cpu"] = [99]
-    assert ecology.get_labourer_status(labourer) == 4
-    assert len(stub.calls) == 1
-    ecology.reset_cache()
-    assert ecology.get_labourer_status(labourer) == 0
-
-
-def test_metric_without_details_is_a_config_error(ecology):
-    ecology.cloudwatch_client = StubCloudWatch({})
-    with pytest.raises(ConfigError, match="details"):
-        ecology.get_labourer_status(Labourer(id="w", health_metrics={"bad": {"feelings": {4: 1}}}))
-
-
-def test_fetch_metric_stats_fills_defaults_and_the_time_window(ecology):
-    stub = ecology.cloudwatch_client = StubCloudWatch({"cpu": [1]})
-    assert ecology.fetch_metric_stats({"Namespace": "N", "Name": "cpu", "MetricAggregationTimeSlice": 600})
-    [params] = stub.calls
-    assert params["MetricName"] == "cpu" and "Name" not in params
-    assert params["Period"] == 60 and params["Statistics"] == ["Average"]
-    assert "MetricAggregationTimeSlice" not in params
-    assert params["EndTime"] - params["StartTime"] == datetime.timedelta(seconds=600)
 
 
 class StubTaskClient:

@@ -131,38 +131,3 @@ def test_count_rows_stores_a_failed_request_with_its_reason(app, failure, reason
     assert len(rows) == 1
     assert rows[0]["count"] is None and rows[0]["source"] == "api"
     assert reason in rows[0]["error"]
-
-
-class RecordingTable:
-    def __init__(self):
-        self.rows = []
-
-    def put(self, row, table_name=None):
-        self.rows.append(dict(row))
-
-
-class RecordingLambda:
-    def __init__(self):
-        self.calls = []
-
-    def invoke(self, **kwargs):
-        self.calls.append(kwargs)
-
-
-def test_processor_stores_rows_and_reports_the_task(app):
-    processor = app.Processor(custom_config={"bearer_token": ""})
-    processor.dynamo_db_client, processor.lambda_client = RecordingTable(), RecordingLambda()
-    event = {"topics": {"cars": {"words": ["car"]}}, "date_list": ["2026-11-23"], "task_id": "task-1"}
-
-    processor(event)
-
-    expected = app.count_in_sample(app.load_sample_posts(), "car", "2026-11-23")
-    assert processor.dynamo_db_client.rows == [
-        {"word": "car", "date": "2026-11-23", "topic": "cars", "source": "sample", "count": expected}
-    ]
-    (call,) = processor.lambda_client.calls
-    payload = json.loads(call["Payload"])
-    assert call["FunctionName"] == "sosw_worker_assistant"
-    assert payload["action"] == "mark_task_as_completed" and payload["task_id"] == "task-1"
-    assert payload["result"] == {"rows": 1, "total_count": expected}
-    assert payload["stats"]["rows_sample"] == 1

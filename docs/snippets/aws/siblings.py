@@ -1,10 +1,11 @@
 """SiblingsManager: hand the rest of the work to a new invocation of the running function, safely."""
 
-import json
+import os
 
 import boto3
 
 from sosw.components.siblings import SiblingsManager
+from sosw.local.lambda_service import LocalLambdaService
 
 ARN = "arn:aws:lambda:us-west-2:123456789012:function:my_importer"
 
@@ -16,24 +17,17 @@ class Context:
     function_name = "my_importer"
 
 
-class RecordingLambda:
-    """Stands for the boto3 Lambda client, so that no function has to exist for this example."""
-
-    def __init__(self):
-        self.calls = []
-
-    def invoke(self, **kwargs):
-        self.calls.append(kwargs)
-        return {"StatusCode": 202}
-
+# A local Lambda endpoint stands for Lambda, where the function my_importer only records what it receives.
+lambdas = LocalLambdaService().start()
+os.environ.update(lambdas.environ())
+lambdas.register("my_importer", lambda event, context: None)
 
 siblings = SiblingsManager()
-siblings.lambda_client = RecordingLambda()
 
 # No enabled rule targets the function: spawn_sibling() refuses (and logs a warning) unless forced.
 assert siblings.any_events_rules_enabled(Context()) is False
 assert siblings.spawn_sibling(Context(), payload={"cursor": 120}) is False
-assert siblings.lambda_client.calls == []
+assert lambdas.invocations == []
 
 # A scheduled rule triggers it: siblings may go on, and will stop when the rule is disabled.
 events = boto3.client("events")
@@ -42,11 +36,13 @@ events.put_targets(Rule="my_importer_hourly", Targets=[{"Id": "my_importer", "Ar
 assert siblings.any_events_rules_enabled(Context()) is True
 assert siblings.spawn_sibling(Context(), payload={"cursor": 120}) is True
 
-call, = siblings.lambda_client.calls
-assert call["FunctionName"] == ARN and call["InvocationType"] == "Event"
-assert json.loads(call["Payload"]) == {"cursor": 120}
+assert lambdas.wait_idle(10)
+call, = lambdas.invocations
+assert call["function"] == "my_importer" and call["type"] == "Event"
+assert call["payload"] == {"cursor": 120}
 
 events.disable_rule(Name="my_importer_hourly")
 assert siblings.spawn_sibling(Context(), payload={"cursor": 240}) is False
 assert siblings.spawn_sibling(Context(), payload={"cursor": 240}, force=True) is True  # force skips the check
 assert siblings.stats["siblings_spawned"] == 2
+lambdas.stop()

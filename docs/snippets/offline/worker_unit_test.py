@@ -1,11 +1,12 @@
-"""A Worker and a unit test for it: the Lambda client is replaced by a recorder, so no AWS is needed."""
+"""A Worker and a test for it: sosw's local Lambda service receives the Worker's report, so no AWS is needed."""
 
-import json
+import os
 from unittest import mock
 
 import sosw.app
 from sosw import Worker
 from sosw.app import LambdaGlobals, get_lambda_handler
+from sosw.local.lambda_service import LocalLambdaService
 
 
 class Processor(Worker):
@@ -23,37 +24,26 @@ lambda_handler = get_lambda_handler(Processor, global_vars)
 
 
 # --- the test ---------------------------------------------------------------------------------------------------
-class RecordingLambda:
-    """Stands for the boto3 Lambda client: records what the Worker asks of it."""
+# A real Lambda Invoke endpoint on 127.0.0.1 where a stand-in WorkerAssistant receives what the Worker reports.
+with LocalLambdaService() as lambdas:
+    os.environ.update(lambdas.environ())  # AWS_ENDPOINT_URL_LAMBDA: boto3 reaches the local service
+    lambdas.register("sosw_worker_assistant", lambda event, context: {"status": "completed"})
 
-    def __init__(self):
-        self.calls = []
+    with mock.patch.object(sosw.app, "get_config", return_value={}):
+        processor = Processor()
 
-    def invoke(self, **kwargs):
-        self.calls.append(kwargs)
-        return {"StatusCode": 202}
+    processor({"numbers": [1, 2, 3], "task_id": "task-1"})
+    # An event without task_id (a manual test run, say) reports nothing.
+    processor({"numbers": [4]})
+    # A Worker that cannot finish reports a failed attempt instead: the Scavenger retries it at its next run.
+    processor.mark_task_as_failed("task-2", reason="the API answered 503")
+    assert lambdas.wait_idle(10)
+    reports = [call for call in lambdas.invocations if call["function"] == "sosw_worker_assistant"]
 
-
-with mock.patch.object(sosw.app, "get_config", return_value={}):
-    processor = Processor()
-processor.lambda_client = RecordingLambda()
-
-processor({"numbers": [1, 2, 3], "task_id": "task-1"})
-
-call, = processor.lambda_client.calls
-payload = json.loads(call["Payload"])
-assert call["FunctionName"] == "sosw_worker_assistant"  # config 'sosw_worker_assistant_lambda'
-assert call["InvocationType"] == "Event"  # asynchronous: the Worker does not wait
+assert [r["type"] for r in reports] == ["Event", "Event"]  # asynchronous: the Worker does not wait
+payload, failed = sorted((r["payload"] for r in reports), key=lambda p: p["task_id"])
 assert payload["action"] == "mark_task_as_completed" and payload["task_id"] == "task-1"
 assert payload["result"] == {"total": 6}
 assert payload["stats"]["numbers_summed"] == 3
-
-# An event without task_id (a manual test run, say) reports nothing.
-processor({"numbers": [4]})
-assert len(processor.lambda_client.calls) == 1
-
-# A Worker that cannot finish reports a failed attempt instead: the Scavenger retries it at its next run.
-processor.mark_task_as_failed("task-2", reason="the API answered 503")
-failed = json.loads(processor.lambda_client.calls[-1]["Payload"])
 assert failed["action"] == "mark_task_as_failed" and failed["result"]["error"] == "the API answered 503"
 print(payload)

@@ -21,7 +21,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Dict, List, Optional, Type
 
-import boto3
 import pytest
 
 from sosw.app import LambdaGlobals, Processor, get_lambda_handler
@@ -212,26 +211,3 @@ def meta_actions(table: str = META_TABLE) -> Dict[str, List[str]]:
     for item in sorted(scan_all(table), key=lambda i: i["created_at"]):
         events.setdefault(item["task_id"], []).append(item["action"])
     return events
-
-
-def subscribed_queue(topic_name: str) -> str:
-    """Create SNS topic ``topic_name`` and an SQS queue subscribed to it; the queue URL."""
-    topic_arn = boto3.client("sns").create_topic(Name=topic_name)["TopicArn"]
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName=f"{topic_name}_inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return url
-
-
-def received(queue_url: str) -> List[Dict]:
-    """Every SNS notification waiting in the queue (read until empty)."""
-    sqs = boto3.client("sqs")
-    messages = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return messages
-        for message in batch:
-            messages.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

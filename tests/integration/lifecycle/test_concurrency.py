@@ -9,14 +9,13 @@ from collections import Counter
 
 from sosw import constants
 from sosw.components.sns import SEPARATOR
+from tests.integration.conftest import received, subscribed_queue
 from tests.integration.lifecycle.conftest import (
     EXPIRY,
     EchoWorker,
     SilentWorker,
     by_id,
     meta_actions,
-    received,
-    subscribed_queue,
 )
 
 TASKS, CLOSED, RETRY = constants.TASKS_TABLE, constants.CLOSED_TASKS_TABLE, constants.RETRY_TASKS_TABLE

@@ -6,7 +6,7 @@ retry table -> head of the queue -> invoked again; failed too often -> closed de
 import json
 
 from sosw import constants
-from tests.integration.conftest import scan_all
+from tests.integration.conftest import received, scan_all, subscribed_queue
 from tests.integration.lifecycle.conftest import (
     DURATION,
     EXPIRY,
@@ -16,8 +16,6 @@ from tests.integration.lifecycle.conftest import (
     SilentWorker,
     by_id,
     meta_actions,
-    received,
-    subscribed_queue,
 )
 
 DELTA = constants.GREENFIELD_INVOCATION_DELTA

@@ -32,7 +32,6 @@ setup(
     extras_require={"dev": DEV, "local": LOCAL},
     entry_points={"console_scripts": ["sosw=sosw.cli:main"]},
     classifiers=[
-        "License :: OSI Approved :: MIT License",
         "Programming Language :: Python :: 3",
         "Typing :: Typed",
         "Topic :: System :: Distributed Computing",

@@ -96,13 +96,21 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 # Status ----------------------------------------------------------------------------------------------------------
 
-def collect_status() -> Dict[str, Dict[str, int]]:
-    """Task counts by state for every Labourer of ``sosw_essential_config``."""
+def status_task_manager() -> Any:
+    """A TaskManager configured by ``sosw_essential_config``, as the Essentials are."""
     from sosw.components.config import get_config
     from sosw.managers.task import TaskManager
 
     essential = get_config(constants.ESSENTIAL_CONFIG_NAME)
-    task_manager = TaskManager(custom_config=(essential or {}).get("task_config", {}))
+    return TaskManager(custom_config=(essential or {}).get("task_config", {}))
+
+
+def collect_status(task_manager: Any = None) -> Dict[str, Dict[str, int]]:
+    """Task counts by state for every Labourer of ``sosw_essential_config``.
+
+    :param task_manager: Reuse this one (see :func:`status_task_manager`) when asking again and again.
+    """
+    task_manager = task_manager or status_task_manager()
     return {labourer.id: task_manager.count_tasks_by_state(labourer)
             for labourer in task_manager.register_labourers(health=False)}
 
@@ -218,13 +226,14 @@ def run_demo(examples: Path, tick: float = 1.0, timeout: float = 110.0,
         out("Invoking sosw_scheduler with the tutorial job (task.json):")
         scheduled = runtime.invoke("sosw_scheduler", job)
         out(f"  {json.dumps(scheduled, default=str)}")
-        status = collect_status()[TUTORIAL_WORKER]
+        task_manager = status_task_manager()  # once: polling must not rebuild clients nor re-read timeouts
+        status = collect_status(task_manager)[TUTORIAL_WORKER]
         total = sum(status.values())
         out(f"  {total} tasks queued for {TUTORIAL_WORKER}")
         runtime.start_ticker()
         progress = Progress("closed", total)
         while True:
-            status = collect_status()[TUTORIAL_WORKER]
+            status = collect_status(task_manager)[TUTORIAL_WORKER]
             finished = status["closed"] + status["dead"]
             progress.update(finished, f"running {status['running']}, queued {status['queued']}, "
                                       f"ticks {runtime.ticks}")
@@ -237,7 +246,7 @@ def run_demo(examples: Path, tick: float = 1.0, timeout: float = 110.0,
             time.sleep(0.5)
         progress.close()
         runtime.stop_ticker()
-        final = collect_status()
+        final = collect_status(task_manager)
         out("")
         out(status_table(final))
         out("")

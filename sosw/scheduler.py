@@ -52,6 +52,7 @@ sibling invocation that Lambda gives up on leaves ``<job>.jsonl`` in S3; invoke 
 """
 
 import datetime
+import itertools
 import json
 import logging
 import os
@@ -870,15 +871,9 @@ class Scheduler(Essential):
         return popped
 
     @staticmethod
-    def _peek_rows(file_name: str, rows: int) -> List[str]:
-        """The first ``rows`` rows of a file, left in it."""
-        result: List[str] = []
-        with open(file_name, encoding="utf-8") as source:
-            for line in source:
-                result.append(line.rstrip("\n"))
-                if len(result) == rows:
-                    break
-        return result
+    def _read_rows(queue: Any, rows: int) -> List[str]:
+        """The next ``rows`` rows of an open queue file."""
+        return [line.rstrip("\n") for line in itertools.islice(queue, rows)]
 
     # S3 --------------------------------------------------------------------------------------------------------
 
@@ -1046,25 +1041,30 @@ class Scheduler(Essential):
                 # A Lambda retry of this invocation might find this one batch written already.
                 self._unconfirmed = self._rows_parsed or 0
             labourer = self._get_labourer(self._labourer_id, "labourer_id")
-            created = batches = 0
-            while True:
-                lines = self._peek_rows(path, self.batch_size)
-                if not lines:
-                    break
-                if batches and not self.sufficient_execution_time_left:
-                    return self._hand_off(created)
-                rows = [json.loads(line) for line in lines]
-                written = self.task_client.create_tasks(labourer, [row["payload"] for row in rows],
-                                                        task_ids=[row["task_id"] for row in rows],
-                                                        skip_existing=self._unconfirmed > 0)
-                created += len(written)
-                self._unconfirmed = max(self._unconfirmed - len(rows), 0)
-                batches += 1
-                self.pop_rows_from_file(path, len(rows))
-                if in_s3:
-                    self._remote_rows_done += len(rows)
-                    if os.path.getsize(path):
-                        self._checkpoint()
+            created = batches = consumed = 0
+            # Read straight through; the durable progress is the S3 copy's checkpoint, so the local file is
+            # rewritten once, at a hand-off, not after every batch (which made big jobs quadratic).
+            with open(path, encoding="utf-8") as queue:
+                lines = self._read_rows(queue, self.batch_size)
+                while lines:
+                    if batches and not self.sufficient_execution_time_left:
+                        break
+                    rows = [json.loads(line) for line in lines]
+                    written = self.task_client.create_tasks(labourer, [row["payload"] for row in rows],
+                                                            task_ids=[row["task_id"] for row in rows],
+                                                            skip_existing=self._unconfirmed > 0)
+                    created += len(written)
+                    self._unconfirmed = max(self._unconfirmed - len(rows), 0)
+                    batches += 1
+                    consumed += len(rows)
+                    lines = self._read_rows(queue, self.batch_size)
+                    if in_s3:
+                        self._remote_rows_done += len(rows)
+                        if lines:
+                            self._checkpoint()
+            if lines:
+                self.pop_rows_from_file(path, consumed)  # what is left goes to the sibling
+                return self._hand_off(created)
             if in_s3:
                 self.s3_client.delete_object(Bucket=self._bucket, Key=self.remote_queue_locked_file)
             os.remove(path)

@@ -263,10 +263,16 @@ class TaskManager(Processor):
         tasks = self._query_greenfield(labourer, labourer.get_attr("start"), "<", max_items=cnt)
         return [t[self.get_db_field_name("task_id")] for t in tasks] if only_ids else tasks
 
+    def _queue_line(self, labourer: Labourer) -> int:
+        """Greenfields below this are queued: the start of the run, or now for a Labourer not registered."""
+        try:
+            return labourer.get_attr("start")
+        except AttributeError:
+            return self.now()
+
     def get_oldest_greenfield_for_labourer(self, labourer: Labourer, reverse: bool = False) -> int:
         """Greenfield of the head of the queue (``reverse``: of its end); ``FIRST_GREENFIELD`` if it is empty."""
-        start = labourer.get_attr("start") if hasattr(labourer, "_start") else self.now()
-        tasks = self._query_greenfield(labourer, start, "<", max_items=1, desc=reverse)
+        tasks = self._query_greenfield(labourer, self._queue_line(labourer), "<", max_items=1, desc=reverse)
         return int(tasks[0][self.get_db_field_name("greenfield")]) if tasks else constants.FIRST_GREENFIELD
 
     def get_newest_greenfield_for_labourer(self, labourer: Labourer) -> int:
@@ -275,8 +281,7 @@ class TaskManager(Processor):
 
     def get_length_of_queue_for_labourer(self, labourer: Labourer) -> int:
         """Number of queued tasks of the Labourer."""
-        start = labourer.get_attr("start") if hasattr(labourer, "_start") else self.now()
-        return self._query_greenfield(labourer, start, "<", return_count=True)
+        return self._query_greenfield(labourer, self._queue_line(labourer), "<", return_count=True)
 
     def get_invoked_tasks_for_labourer(self, labourer: Labourer,
                                        completed: Optional[bool] = None) -> List[Dict[str, Any]]:

@@ -85,14 +85,19 @@ def subscribed_queue(topic_name: str) -> str:
     return subscribe_queue(topic_arn, f"{topic_name}_inbox")
 
 
-def received(queue_url: str) -> list:
-    """Every SNS notification waiting in the queue, as decoded envelopes; the queue is drained."""
+def drain(queue_url: str) -> list:
+    """The bodies of every message waiting in the queue; the queue is left empty."""
     sqs = boto3.client("sqs")
-    messages = []
+    bodies = []
     while True:
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         if not batch:
-            return messages
+            return bodies
         for message in batch:
-            messages.append(json.loads(message["Body"]))
+            bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def received(queue_url: str) -> list:
+    """Every SNS notification waiting in the queue, as decoded envelopes; the queue is drained."""
+    return [json.loads(body) for body in drain(queue_url)]

@@ -1,7 +1,6 @@
 """SnsManager against moto: what reaches a topic is read back through an SQS queue subscribed to it."""
 
 import gc
-import json
 import os
 import subprocess
 import sys
@@ -15,24 +14,14 @@ from botocore.exceptions import ClientError
 from sosw.app import LambdaGlobals, Processor, get_lambda_handler
 from sosw.components.sns import MAX_MESSAGE_BYTES, SEPARATOR, SnsManager
 from sosw.exceptions import InvalidInput
-from tests.integration.conftest import subscribe_queue
+from tests.integration.conftest import drain, received, subscribe_queue
 
 
 def published(queue_url: str, raw: bool = False) -> list:
     """Everything delivered to the queue so far: ``(subject, message)`` pairs, or bodies when ``raw``."""
-    sqs = boto3.client("sqs")
-    result = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return result
-        for message in messages:
-            if raw:
-                result.append(message["Body"])
-            else:
-                envelope = json.loads(message["Body"])
-                result.append((envelope.get("Subject"), envelope["Message"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    if raw:
+        return drain(queue_url)
+    return [(envelope.get("Subject"), envelope["Message"]) for envelope in received(queue_url)]
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def main() -> None:
         boto3.DEFAULT_SESSION.events.register("before-call.*.*", count_call)
 
         from sosw import Orchestrator, Scavenger, Worker, WorkerAssistant
-        from sosw.app import LambdaGlobals, get_lambda_handler
+        from sosw.app import get_lambda_handler
         from sosw.managers.task import TaskManager
 
         names = [f"bench_worker_{i}" for i in range(args.labourers)]
@@ -80,9 +80,9 @@ def main() -> None:
                 return super().__call__(event)
 
         for name in names:
-            lambdas.register(name, in_phase("worker", get_lambda_handler(BenchWorker, LambdaGlobals())), timeout=30)
+            lambdas.register(name, in_phase("worker", get_lambda_handler(BenchWorker)), timeout=30)
         lambdas.register(constants.WORKER_ASSISTANT_LAMBDA,
-                         in_phase("assistant", get_lambda_handler(WorkerAssistant, LambdaGlobals(), essential)),
+                         in_phase("assistant", get_lambda_handler(WorkerAssistant, custom_config=essential)),
                          timeout=30)
 
         def phase(name):

@@ -23,7 +23,8 @@ import inspect
 import logging
 import os
 from collections import defaultdict
-from typing import Any, Callable, Dict, Iterator, List, Optional, Type
+from types import SimpleNamespace
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Type
 
 from sosw import constants
 from sosw.components._boto import make_client
@@ -79,15 +80,26 @@ class Processor:
     #: Stats keys that :meth:`reset_stats` keeps as they are.
     lifetime_stats_params: List[str] = []
 
-    def __init__(self, custom_config: Optional[Dict] = None, **kwargs):
+    #: AWS account id: set from the Lambda context ARN, else read from STS once (see ``_account``). Assignable.
+    aws_account: Optional[str] = None
+    #: AWS region; ``None`` means: from ``AWS_REGION``, the context ARN or the boto3 session (see ``_region``).
+    aws_region: Optional[str] = None
+    #: Prefixes that :meth:`get_ddbc` supports: every ``<prefix>_dynamo_db_config`` key of the config.
+    ddb_names: Optional[List[str]] = None
+    #: The Lambda context of the current invocation, when there is one.
+    lambda_context: Any = None
+
+    def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
         self.test = bool(kwargs.get("test")) or os.environ.get(constants.ENV_STAGE) in constants.TEST_STAGES
         self.stats: Dict[str, Any] = defaultdict(int)
+        #: What the current call produced; :meth:`__call__` starts it afresh unless told not to.
+        self.result: Dict[str, Any] = defaultdict(int)
         self.lambda_context = kwargs.get("lambda_context")
         self._parent = kwargs.get("parent")
-        self._account_id: Optional[str] = None
-        self._region_name: Optional[str] = None
-        self._ddbcs: Dict[str, Any] = {}
-        self.config = self._assemble_config(custom_config)
+        arn = self._context_arn
+        if arn and arn.count(":") >= 4:
+            self.aws_account = arn.split(":")[4]
+        self.init_config(custom_config=custom_config)
         self.register_clients(self.config.get("init_clients", []))
 
     # Config ----------------------------------------------------------------------------------------------------
@@ -102,7 +114,13 @@ class Processor:
         Python's ``4`` the same key."""
         return layer
 
-    def _assemble_config(self, custom_config: Optional[Dict]) -> Dict:
+    def init_config(self, custom_config: Optional[Dict] = None) -> None:
+        """Assemble ``self.config``: ``DEFAULT_CONFIG`` ← the config rows of :meth:`_config_layers` (for a
+        Processor, ``<AWS_LAMBDA_FUNCTION_NAME>_config``) ← ``custom_config``, each a recursive update of the
+        previous. Override it for another way of building the config.
+
+        :param custom_config: Config that wins over everything else.
+        """
         config = recursive_update({}, self._normalize_config(copy.deepcopy(self.DEFAULT_CONFIG or {})))
         if self._parent is None:
             for name in self._config_layers():
@@ -112,7 +130,7 @@ class Processor:
                 config = recursive_update(config, self._normalize_config(row))
         # A deep copy: mutating self.config must not leak into DEFAULT_CONFIG, the caller's dict or the next run.
         custom = self._normalize_config(copy.deepcopy(custom_config or {}))
-        return copy.deepcopy(recursive_update(config, custom))
+        self.config = copy.deepcopy(recursive_update(config, custom))
 
     def get_config(self, name: str) -> Any:
         """Config ``name`` from the config source. Delegates to the module-level ``sosw.app.get_config``.
@@ -124,7 +142,7 @@ class Processor:
 
     # Components ------------------------------------------------------------------------------------------------
 
-    def register_clients(self, clients: List[str]) -> None:
+    def register_clients(self, clients: List[str], **kwargs: Any) -> None:
         """Create the components named in ``clients`` and set them as ``self.<snake_name>_client``.
 
         ``'DynamoDb'`` (or ``'dynamo_db'``) becomes ``self.dynamo_db_client``: a ``DynamoDbClient`` from the module
@@ -134,6 +152,7 @@ class Processor:
         component is a boto3 client of that service: ``'lambda'`` -> ``self.lambda_client``.
 
         :param clients: Component or AWS service names.
+        :param kwargs: Accepted for the original's signature, which took any arguments; unused.
         """
         for service in clients:
             snake = camel_case_to_underscore(service)
@@ -176,18 +195,36 @@ class Processor:
     def _on_client_registered(self, name: str, client: Any) -> None:
         """Hook for subclasses that wire components together."""
 
-    def get_ddbc(self, prefix: str = "dynamo_db") -> Any:
-        """A ``DynamoDbClient`` for ``config['<prefix>_config']``, created once and kept.
+    def get_ddbc(self, prefix: str, **kwargs: Any) -> Any:
+        """The ``DynamoDbClient`` configured by ``config['<prefix>_dynamo_db_config']``, created at the first call
+        and kept as ``self.<prefix>_dynamo_db_client``.
 
-        Useful when a Processor talks to several tables: ``self.get_ddbc('results').put(row)``.
+        Useful when a Processor talks to several tables:
 
-        :param prefix: Config key prefix; ``'results'`` reads ``config['results_config']``.
+        .. code-block:: python
+
+            class MyProcessor(Processor):
+                DEFAULT_CONFIG = {'results_dynamo_db_config': {'table_name': 'results', 'row_mapper': {'id': 'S'}}}
+
+                def __call__(self, event):
+                    self.get_ddbc('results').put({'id': event['id']})
+
+        :param prefix: Config key prefix: ``'results'`` reads ``config['results_dynamo_db_config']``.
+        :param kwargs: Accepted for the original's signature, which took any arguments; unused.
+        :raises ValueError: No ``<prefix>_dynamo_db_config`` in the config; the message names the supported prefixes.
         """
-        if prefix not in self._ddbcs:
+        suffix = "_dynamo_db_config"
+        if not self.ddb_names or prefix not in self.ddb_names:
+            self.ddb_names = [key[: -len(suffix)] for key in self.config if key.endswith(suffix)]
+        if prefix not in self.ddb_names:
+            raise ValueError(f"get_ddbc() supports only the prefixes {self.ddb_names}: "
+                             f"config has no {prefix}{suffix!r}")
+        name = f"{prefix}_dynamo_db_client"
+        if getattr(self, name, None) is None:
             from sosw.components.dynamo_db import DynamoDbClient
 
-            self._ddbcs[prefix] = DynamoDbClient(config=self.config.get(f"{prefix}_config", {}))
-        return self._ddbcs[prefix]
+            setattr(self, name, DynamoDbClient(config=self.config[f"{prefix}{suffix}"]))
+        return getattr(self, name)
 
     def _clients(self) -> Iterator[Any]:
         """Every component reachable from here through ``*_client`` attributes, each once, self excluded."""
@@ -197,7 +234,6 @@ class Processor:
             obj = stack.pop()
             children = [v for k, v in getattr(obj, "__dict__", {}).items()
                         if k.endswith("_client") and v is not None and not isinstance(v, (str, int, float))]
-            children.extend(getattr(obj, "_ddbcs", {}).values())
             for child in children:
                 if id(child) in seen:
                     continue
@@ -236,6 +272,9 @@ class Processor:
             if not isinstance(stats, dict):
                 continue
             keep = set(getattr(source, "lifetime_stats_params", []))
+            config = getattr(source, "config", None)
+            if isinstance(config, dict):
+                keep.update(config.get("lifetime_stats_params") or [])
             for key in list(stats):
                 if key.startswith("total_") or key in keep:
                     continue
@@ -262,55 +301,83 @@ class Processor:
 
     @property
     def _account(self) -> str:
-        """AWS account id: from the Lambda context ARN, else from STS (one call, then kept)."""
-        if not self._account_id:
+        """AWS account id: :attr:`aws_account` if set (the Lambda context ARN sets it), else from STS (one call,
+        then kept in :attr:`aws_account`)."""
+        if not self.aws_account:
             arn = self._context_arn
             if arn and arn.count(":") >= 4:
-                self._account_id = arn.split(":")[4]
+                self.aws_account = arn.split(":")[4]
             else:
-                self._account_id = make_client("sts").get_caller_identity()["Account"]
-        return self._account_id
+                self.aws_account = make_client("sts").get_caller_identity()["Account"]
+        return self.aws_account
 
     @property
     def _region(self) -> str:
-        """AWS region: from the environment, else the Lambda context ARN, else the boto3 session."""
-        if not self._region_name:
+        """AWS region: :attr:`aws_region` if set, else the environment, the Lambda context ARN or the boto3 session."""
+        if not self.aws_region:
             arn = self._context_arn
-            self._region_name = (
+            self.aws_region = (
                 os.environ.get(constants.ENV_REGION)
                 or os.environ.get(constants.ENV_DEFAULT_REGION)
                 or (arn.split(":")[3] if arn and arn.count(":") >= 4 else None)
                 or make_client("sts").meta.region_name
             )
-        return self._region_name
+        return self.aws_region
 
     # Failure ---------------------------------------------------------------------------------------------------
 
-    def die(self, message: str = "Unknown Failure") -> None:
-        """Log the stats and ``message``, publish them to SNS topic ``config['dead_sns_topic']`` (default
-        ``SoswWorkerErrors``), then raise ``RuntimeError(message)``.
+    def die(self, message: str = "Unknown Failure") -> NoReturn:
+        """Log the stats and ``message``, publish both to SNS topic ``config['dead_sns_topic']`` (default
+        ``SoswWorkerErrors``) with the subject ``"<AWS_LAMBDA_FUNCTION_NAME> died"``, then exit with
+        ``SystemExit(1)``, as the original did: an ``except Exception`` in the caller does not swallow it, and
+        Lambda records the invocation as failed.
 
         :param message: Description of the failure.
-        :raises RuntimeError: Always.
+        :raises SystemExit: Always, with code 1.
         """
         logger.error("die: %s; stats: %s", message, dict(self.get_stats()))
         topic = self.config.get("dead_sns_topic", constants.DEAD_SNS_TOPIC)
         try:
             arn = topic if topic.startswith("arn:") else f"arn:aws:sns:{self._region}:{self._account}:{topic}"
-            function = os.environ.get(constants.ENV_FUNCTION_NAME, type(self).__name__)
+            function = os.environ.get(constants.ENV_FUNCTION_NAME) or "Some Function"
             make_client("sns").publish(TopicArn=arn, Subject=f"{function} died"[:100],
                                        Message=f"{message}\n\nstats: {dict(self.get_stats())}")
         except Exception:
             logger.exception("die: could not publish to SNS topic %s", topic)
-        raise RuntimeError(message)
+        raise SystemExit(1)
 
-    def __call__(self, event: Dict) -> Any:
-        """Process one Lambda event. Subclasses implement their logic and may call ``super().__call__(event)``."""
+    def __call__(self, event: Any, reset_result: bool = True) -> Any:
+        """Process one Lambda event. Subclasses implement their logic and may call ``super().__call__(event)``,
+        which counts the call in ``stats['processor_calls']`` and starts :attr:`result` afresh.
+
+        :param event: The Lambda event.
+        :param reset_result: Start ``self.result`` afresh (an empty ``defaultdict(int)``).
+        """
+        self.stats["processor_calls"] += 1
+        if reset_result:
+            self.result = defaultdict(int)
         return None
+
+    def __pre_call__(self, recursive: bool = True) -> None:
+        """Start :attr:`result` afresh and reset the stats (see :meth:`reset_stats`): for a Processor that lives
+        outside the scope of a Lambda handler, call it before calling the Processor.
+
+        :param recursive: Reset the stats of ``self.*_client`` components as well.
+        """
+        self.result = defaultdict(int)
+        self.reset_stats(recursive)
+
+
+# What lives as long as the container, shared by every LambdaGlobals instance (as in the original).
+_container: Dict[str, Any] = {"lambda_context": None, "processor": None}
 
 
 class LambdaGlobals:
     """What lives as long as the Lambda container: the Processor (created once) and the current context.
+
+    Every instance shares one state, kept at module level, as in the original: ``global_vars.lambda_context`` read
+    anywhere (``sosw.app.global_vars``, ``sosw.scheduler.global_vars``, your module's) is the current invocation's.
+    Creating an instance resets the context (not the Processor).
 
     .. code-block:: python
 
@@ -318,33 +385,57 @@ class LambdaGlobals:
         lambda_handler = get_lambda_handler(MyProcessor, global_vars)
     """
 
-    def __init__(self):
-        self.lambda_context: Any = None
-        self.processor: Optional[Processor] = None
+    def __init__(self) -> None:
+        _container["lambda_context"] = None
+
+    @property
+    def lambda_context(self) -> Any:
+        """The context of the current invocation."""
+        return _container["lambda_context"]
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        _container["lambda_context"] = value
+
+    @property
+    def processor(self) -> Optional[Processor]:
+        """The Processor of this container, created at the first invocation."""
+        return _container["processor"]
+
+    @processor.setter
+    def processor(self, value: Optional[Processor]) -> None:
+        _container["processor"] = value
 
 
 #: Module-level globals for code that reads ``sosw.app.global_vars.lambda_context``.
 global_vars = LambdaGlobals()
 
 
-def get_lambda_handler(processor_class: Type[Processor], global_vars: Optional[LambdaGlobals] = None,
+def get_lambda_handler(processor_class: Type[Processor], global_vars: Optional[Any] = None,
                        custom_config: Optional[Dict] = None) -> Callable[[Any, Any], Any]:
     """Return the entry point of a Lambda function built on ``processor_class``.
 
     The Processor is created once per container and kept in ``global_vars.processor``; every call stores the
-    context in ``global_vars.lambda_context``, calls the Processor, sends what it queued (SNS), logs and resets its
-    stats, and returns its result.
+    context in ``global_vars.lambda_context``, sets the log level to ``event['logging_level']`` if the event has
+    one, calls the Processor, sends what it queued (SNS), logs and resets its stats, and returns its result.
 
     :param processor_class: Callable Processor class.
-    :param global_vars: The container's globals; a new :class:`LambdaGlobals` if omitted.
+    :param global_vars: The container's globals: a :class:`LambdaGlobals` (or any object with ``processor`` and
+        ``lambda_context`` attributes). If omitted, the handler keeps its Processor to itself (the original shared
+        it through a new ``LambdaGlobals``), so that several handlers can live in one process, e.g. in tests.
     :param custom_config: Config passed to the Processor constructor.
     """
-    holder = global_vars if global_vars is not None else LambdaGlobals()
+    holder = global_vars if global_vars is not None else SimpleNamespace(lambda_context=None, processor=None)
 
     def lambda_handler(event: Any, context: Any) -> Any:
+        if isinstance(event, dict) and event.get("logging_level"):
+            # The original's logger was the root logger: the level applies to the function's own logging too.
+            logging.getLogger().setLevel(event["logging_level"])
         holder.lambda_context = context
-        globals()["global_vars"].lambda_context = context
-        if holder.processor is None:
+        _container["lambda_context"] = context
+        # LambdaGlobals instances share one Processor: one made by another handler of this process is not ours.
+        if holder.processor is None or (isinstance(processor_class, type)
+                                        and not isinstance(holder.processor, processor_class)):
             holder.processor = processor_class(custom_config=custom_config, lambda_context=context)
         processor = holder.processor
         processor.lambda_context = context

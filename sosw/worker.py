@@ -32,7 +32,12 @@ class Worker(Processor):
     """Processor for Lambdas orchestrated by sosw. When its ``__call__`` (called via ``super()`` at the end of
     yours) sees a ``task_id`` in the event, it asks the WorkerAssistant Lambda (config
     ``sosw_worker_assistant_lambda``, default ``sosw_worker_assistant``) to mark the task completed, sending
-    ``self.get_stats()`` and ``self.result``.
+    ``self.get_stats()`` and ``self.result``, then starts ``self.result`` afresh.
+
+    As in the original, a failure to reach the WorkerAssistant is logged (and counted in
+    ``stats['worker_assistant_failures']``), not raised: the task then expires and the Scavenger retries it. With
+    ``meta_handler_config`` in the config, the Worker also writes ``completed`` / ``failed`` events to the task event
+    log (its role needs ``dynamodb:PutItem`` on ``sosw_tasks_meta``).
     """
 
     DEFAULT_CONFIG: Dict[str, Any] = {
@@ -41,42 +46,61 @@ class Worker(Processor):
     }
 
     lambda_client: Any = None
+    #: Writes ``completed`` / ``failed`` events when ``meta_handler_config`` is configured; else ``None``.
+    meta_handler: Any = None
 
     def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
         super().__init__(custom_config=custom_config, **kwargs)
-        #: What the task produced, sent to the WorkerAssistant and stored on the task as ``result_<key>``.
-        self.result: Dict[str, Any] = {}
+        if "meta_handler_config" in self.config:
+            from sosw.managers.meta_handler import MetaHandler
 
-    def __call__(self, event: Dict) -> Any:
+            self.meta_handler = MetaHandler(custom_config=self.config["meta_handler_config"])
+
+    def __call__(self, event: Dict, reset_result: bool = True) -> Any:
+        """Report the task of ``event`` (if it has a ``task_id``) as completed, then count the call and start
+        ``self.result`` afresh (see :meth:`sosw.app.Processor.__call__`).
+
+        :param event: The invocation's event, as the Orchestrator sent it.
+        :param reset_result: Start ``self.result`` afresh after reporting.
+        """
         task_id = event.get("task_id") if isinstance(event, dict) else None
         if task_id:
             self.mark_task_as_completed(task_id)
-        self.result = {}  # a warm container's next invocation starts clean, task or not
-        return None
+        return super().__call__(event, reset_result=reset_result)
 
     def mark_task_as_completed(self, task_id: str) -> None:
-        """Ask the WorkerAssistant to mark the task completed, with the stats and result of this invocation."""
-        self._tell_assistant("mark_task_as_completed", task_id)
+        """Ask the WorkerAssistant to mark the task completed, with the stats and result of this invocation.
+
+        :param task_id: The task of this invocation (``event['task_id']``).
+        """
+        self._tell_assistant("mark_task_as_completed", task_id, "completed")
 
     def mark_task_as_failed(self, task_id: str, reason: Optional[str] = None) -> None:
         """Ask the WorkerAssistant to record a failed attempt: the Scavenger then retries the task (or closes it as
         dead) at its next run, without waiting for the task to expire.
 
+        :param task_id: The task of this invocation (``event['task_id']``).
         :param reason: Stored on the task as ``result_error``.
         """
         if reason:
             self.result["error"] = reason
-        self._tell_assistant("mark_task_as_failed", task_id)
+        self._tell_assistant("mark_task_as_failed", task_id, "failed")
 
-    def _tell_assistant(self, action: str, task_id: str) -> None:
+    def _tell_assistant(self, action: str, task_id: str, event_name: str) -> None:
         if self.lambda_client is None:
             self.register_clients(["lambda"])
         self.stats["worker_assistant_calls"] += 1
         stats = {k: v for k, v in self.get_stats().items() if not k.startswith("total_")}
-        payload = {"action": action, "task_id": task_id, "stats": stats, "result": self.result}
-        self.lambda_client.invoke(
-            FunctionName=self.config.get("sosw_worker_assistant_lambda", constants.WORKER_ASSISTANT_LAMBDA),
-            InvocationType="Event",
-            Payload=json.dumps(payload, default=str).encode(),
-        )
-        self.result = {}
+        payload = {"action": action, "task_id": task_id, "stats": stats, "result": dict(self.result)}
+        try:
+            self.lambda_client.invoke(
+                FunctionName=self.config.get("sosw_worker_assistant_lambda", constants.WORKER_ASSISTANT_LAMBDA),
+                InvocationType="Event",
+                Payload=json.dumps(payload, default=str).encode(),
+            )
+        except Exception:
+            self.stats["worker_assistant_failures"] += 1
+            logger.exception("%s for task %s: the WorkerAssistant could not be invoked", action, task_id)
+            return
+        if self.meta_handler is not None:
+            self.meta_handler.post(task_id=task_id, action=event_name)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from sosw import constants
-from sosw.app import LambdaGlobals, get_lambda_handler
+from sosw.app import get_lambda_handler
 from sosw.cli import TUTORIAL_WORKER, run_demo
 from sosw.local.lambda_service import LocalLambdaService
 from tests.integration.conftest import scan_all
@@ -49,7 +49,7 @@ def test_timed_out_worker_is_killed_expires_and_is_retried_by_the_scavenger(sosw
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", service.endpoint)
         service.register("slow_worker", "slow_worker.lambda_handler", code_dir=HANDLERS, timeout=1)
         service.register(constants.WORKER_ASSISTANT_LAMBDA,
-                         get_lambda_handler(WorkerAssistant, LambdaGlobals(), essential), timeout=10)
+                         get_lambda_handler(WorkerAssistant, custom_config=essential), timeout=10)
         task_manager = TaskManager(custom_config=task_config)
         [task_id] = task_manager.create_tasks(task_manager.get_labourer("slow_worker"), [{"x": 1}])
         orchestrator = Orchestrator(custom_config=essential)

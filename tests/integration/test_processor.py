@@ -13,12 +13,14 @@ def test_die_publishes_to_the_dead_topic_and_raises():
     processor = Processor()
     processor.stats["rows_done"] = 7
 
-    with pytest.raises(RuntimeError, match="database unreachable"):
+    with pytest.raises(SystemExit) as exit_info:
         processor.die("database unreachable")
+
+    assert exit_info.value.code == 1
 
     [published] = received(queue)
     assert published["TopicArn"].endswith(":SoswWorkerErrors")
-    assert published["Subject"] == "Processor died"
+    assert published["Subject"] == "Some Function died"  # no AWS_LAMBDA_FUNCTION_NAME
     assert "database unreachable" in published["Message"]
     assert "'rows_done': 7" in published["Message"]
 
@@ -30,7 +32,7 @@ def test_die_uses_the_configured_topic(monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "my_worker")
     processor = Processor(custom_config={"dead_sns_topic": "my_alarms"})
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SystemExit):
         processor.die("out of memory")
 
     assert received(default_queue) == []
@@ -39,8 +41,8 @@ def test_die_uses_the_configured_topic(monkeypatch):
     assert "out of memory" in published["Message"]
 
 
-def test_die_raises_even_when_the_topic_is_missing(caplog):
-    with pytest.raises(RuntimeError, match="no topic"):
+def test_die_exits_even_when_the_topic_is_missing(caplog):
+    with pytest.raises(SystemExit):
         Processor().die("no topic")
 
     assert "could not publish to SNS topic SoswWorkerErrors" in caplog.text

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 import sosw.app
-from sosw.app import LambdaGlobals, get_lambda_handler
+from sosw.app import get_lambda_handler
 from sosw.exceptions import ConfigError, InvalidJob, LabourerNotFound
 from sosw.local.lambda_service import LocalLambdaService
 from sosw.scheduler import Scheduler
@@ -153,7 +153,7 @@ def test_job_given_as_json_text_for_a_labourer_named_by_arn(s3, config):
 
 
 def test_warm_container_uses_a_fresh_queue_file_per_job_and_a_retry_adds_nothing(s3, config, monkeypatch):
-    handler = get_lambda_handler(Scheduler, LambdaGlobals(), config)
+    handler = get_lambda_handler(Scheduler, custom_config=config)
     job = {"job": {"lambda_name": LABOURER, "words": ["a", "b", "c"], "isolate_words": True}}
 
     first = handler(job, Context("request-1"))
@@ -239,7 +239,7 @@ def test_sibling_resumes_the_job_when_time_runs_short(s3, config, monkeypatch):
     with LocalLambdaService(async_retry_delays=(0.05, 0.05)) as lambdas:
         for name, value in lambdas.environ().items():
             monkeypatch.setenv(name, value)
-        handler = get_lambda_handler(Scheduler, LambdaGlobals(), config)
+        handler = get_lambda_handler(Scheduler, custom_config=config)
         # Every invocation has time for two batches; one container, as the sibling waits for the first to end.
         lambdas.register("sosw_scheduler", lambda event, context: handler(event, Budget(context, checks=1)),
                          timeout=30, reserved_concurrency=1)

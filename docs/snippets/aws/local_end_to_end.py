@@ -9,7 +9,7 @@ import os
 import boto3
 
 from sosw import Orchestrator, Scavenger, Scheduler, Worker, WorkerAssistant, constants
-from sosw.app import LambdaGlobals, get_lambda_handler
+from sosw.app import get_lambda_handler
 from sosw.local.lambda_service import LocalLambdaService
 from sosw.local.moto_server import MotoServer
 
@@ -30,9 +30,9 @@ with MotoServer() as moto, LocalLambdaService(proxy_endpoint=moto.endpoint) as l
     for spec in constants.TABLE_SCHEMAS.values():  # the tables of examples/yaml/initial/sosw-dynamo-db-tables.yaml
         dynamodb.create_table(**spec)
 
-    lambdas.register("squarer", get_lambda_handler(Squarer, LambdaGlobals()), timeout=10)
+    lambdas.register("squarer", get_lambda_handler(Squarer), timeout=10)
     lambdas.register(constants.WORKER_ASSISTANT_LAMBDA,
-                     get_lambda_handler(WorkerAssistant, LambdaGlobals(), ESSENTIAL_CONFIG), timeout=10)
+                     get_lambda_handler(WorkerAssistant, custom_config=ESSENTIAL_CONFIG), timeout=10)
 
     scheduler = Scheduler(custom_config={**ESSENTIAL_CONFIG, "job_schema": {"chunkable_attrs": ["number"]}})
     assert scheduler({"lambda_name": "squarer", "numbers": list(range(10)), "max_numbers_per_batch": 1})[

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Type
 
 import pytest
 
-from sosw.app import LambdaGlobals, Processor, get_lambda_handler
+from sosw.app import Processor, get_lambda_handler
 from sosw.local.lambda_service import LocalLambdaService
 from sosw.managers import meta_handler
 from sosw.managers import task as task_module
@@ -103,7 +103,7 @@ def warm_pool(processor_class: Type[Processor], custom_config: Optional[Dict] = 
 
     def handler(event, context):
         with lock:
-            container = idle.pop() if idle else get_lambda_handler(processor_class, LambdaGlobals(), custom_config)
+            container = idle.pop() if idle else get_lambda_handler(processor_class, custom_config=custom_config)
         try:
             return container(event, context)
         finally:

@@ -43,16 +43,19 @@ class InvalidInput(SoswError, ValueError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
-class InvalidJob(InvalidInput):
-    """A Scheduler job is malformed. Nothing was written."""
+class InvalidJob(InvalidInput, AssertionError):
+    """A Scheduler job is malformed. Nothing was written. Also an ``AssertionError``, which sosw 0.7.47 raised for a
+    job without ``lambda_name`` or a malformed period."""
 
 
-class InvalidEvent(InvalidInput):
-    """A Lambda event is malformed (missing or unknown ``action``, missing ``task_id``, ...)."""
+class InvalidEvent(InvalidInput, AssertionError):
+    """A Lambda event is malformed (missing or unknown ``action``, missing ``task_id``, ...). Also an
+    ``AssertionError``, which the WorkerAssistant of sosw 0.7.47 raised for a ``task_id`` that is no string."""
 
 
-class LabourerNotFound(InvalidInput, LookupError):
-    """The named Labourer is not configured."""
+class LabourerNotFound(InvalidInput, LookupError, RuntimeError):
+    """The named Labourer is not configured. Also a ``RuntimeError``, which the Scheduler of sosw 0.7.47 raised for
+    a job of an unregistered Labourer."""
 
 
 class TaskNotFound(SoswError, LookupError):
@@ -101,3 +104,54 @@ class TaskNotQueued(SoswError, RuntimeError):
 
 class InvocationError(SoswError):
     """A Lambda invocation was refused or failed before the function ran."""
+
+
+class InvalidNotification(InvalidInput, RuntimeError, AssertionError):
+    """An ``SnsManager`` setting or argument is missing or malformed (no subject or recipient, a recipient that is
+    no ARN, an empty topic name). Also a ``RuntimeError`` and an ``AssertionError``, which sosw 0.7.47 raised for
+    these."""
+
+
+class InvalidDynamoInput(InvalidInput, AssertionError):
+    """An argument of ``DynamoDbClient`` is malformed (a comparison, a condition or filter expression, its config);
+    ``field`` names it. Also an ``AssertionError``, which sosw 0.7.47 raised for these."""
+
+
+class InvalidTableName(InvalidInput, RuntimeError, AssertionError):
+    """No table name was given and the config has none, or test mode refuses a table not named ``autotest_*``.
+    Also a ``RuntimeError`` and an ``AssertionError``, which sosw 0.7.47 raised for these."""
+
+
+class InvalidChoice(InvalidInput, KeyError):
+    """A value is not one of those accepted (e.g. the ``action`` of ``DynamoDbClient.sleep_db``). Also a
+    ``KeyError``, which sosw 0.7.47 raised when it looked the value up."""
+
+    def __str__(self) -> str:
+        # KeyError would print the message quoted, as if it were a key.
+        return Exception.__str__(self)
+
+
+class InvalidTask(InvalidInput, AssertionError):
+    """A task item unfit for the call: a required field is missing, or it belongs to another Labourer. Also an
+    ``AssertionError``, which sosw 0.7.47 raised for the latter."""
+
+
+class InvalidArgument(InvalidInput, AttributeError, AssertionError):
+    """Arguments that are not supported or cannot go together (an unknown Labourer attribute with ``strict``, both
+    or neither of ``task`` and ``task_id``, a reserved field of an event). Also an ``AttributeError`` and an
+    ``AssertionError``, which sosw 0.7.47 raised for these."""
+
+
+class UnsupportedSetting(ConfigError, AttributeError, AssertionError):
+    """A config value sosw cannot use (an unknown comparison operator, several statistics for one health metric).
+    Also an ``AttributeError`` and an ``AssertionError``, which sosw 0.7.47 raised for these."""
+
+
+class UnknownJobSchema(InvalidJob, InvalidChoice):
+    """A job's ``job_schema_name`` names no configured job schema variant. Also a ``KeyError``, which sosw 0.7.47
+    raised when it looked the name up."""
+
+
+class SchedulerConfigError(ConfigError, AssertionError, TypeError):
+    """The Scheduler's ``job_schema``, ``job_schema_variants`` or ``custom_period_patterns`` is malformed. Also an
+    ``AssertionError`` and a ``TypeError``, which sosw 0.7.47 raised for these."""

@@ -35,12 +35,20 @@ from typing import Any, Dict, Generator, Iterable, List, Optional, Sequence, Tup
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sosw import constants
 from sosw.components._boto import make_client
 from sosw.components.helpers import camel_case_to_underscore, chunks, to_bool
-from sosw.exceptions import ConditionCheckFailed, ConfigError, SoswError, TransactionCancelled
+from sosw.exceptions import (
+    ConditionCheckFailed,
+    InvalidChoice,
+    InvalidDynamoInput,
+    InvalidTableName,
+    SoswError,
+    TransactionCancelled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +69,8 @@ _CLAUSE = re.compile(
 )
 _AND = re.compile(r"and\s+", re.I)
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+# What sosw 0.7.47 took for a number in an untyped string: digits with at most one dot, no sign.
+_NUMERIC_TEXT = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 _COMPARISONS = {
     "=": "eq", "==": "eq", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte", "begins_with": "begins_with",
 }
@@ -75,6 +85,34 @@ def _to_dynamo_number(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_to_dynamo_number(v) for v in value]
     return value
+
+
+def _guess_type(value: Any) -> Any:
+    """The type sosw 0.7.47 gave an attribute the row_mapper does not declare: ``'true'``/``'false'`` text is a
+    boolean, numeric-looking text (``'42'``, ``'1.5'``) a number; anything else keeps its Python type."""
+    if isinstance(value, str):
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if _NUMERIC_TEXT.fullmatch(value):
+            return Decimal(value)
+    return value
+
+
+_CATCHABLE: Dict[Tuple[type, type], type] = {}
+
+
+def _catchable_as(error_class: type, botocore_error: ClientError) -> type:
+    """``error_class`` also derived from the class of ``botocore_error``: that is the modeled exception of the
+    client that raised it (``client.exceptions.ConditionalCheckFailedException``), which users catch. botocore makes
+    those classes per session, so the pair is built on demand."""
+    modeled = type(botocore_error)
+    if issubclass(error_class, modeled):
+        return error_class
+    key = (error_class, modeled)
+    if key not in _CATCHABLE:
+        _CATCHABLE[key] = type(error_class.__name__, (error_class, modeled),
+                               {"__module__": error_class.__module__, "__doc__": error_class.__doc__})
+    return _CATCHABLE[key]
 
 
 def _from_dynamo_number(value: Any) -> Any:
@@ -102,7 +140,7 @@ def _literal(text: str, attr_type: Optional[str], field: str = "filter_expressio
         try:
             return Decimal(text)
         except ArithmeticError:
-            raise ValueError(f"{field}: {text!r} is not a number") from None
+            raise InvalidDynamoInput(f"{text!r} is not a number", field=field) from None
     return text
 
 
@@ -122,19 +160,20 @@ def parse_condition(expression: Union[str, ConditionBase, None], row_mapper: Opt
     :param expression: The string, a condition object or None.
     :param row_mapper: Attribute types, ``{'greenfield': 'N'}``.
     :param field: Name of the argument, for the error message.
-    :raises ValueError: Naming ``field`` and the part that could not be read.
+    :raises ~sosw.exceptions.InvalidDynamoInput: A ``ValueError`` (and ``AssertionError``) naming ``field`` and the
+        part that could not be read.
     """
     if expression is None or isinstance(expression, ConditionBase):
         return expression
     if not isinstance(expression, str) or not expression.strip():
-        raise ValueError(f"{field}: expected a non-empty string or a boto3 condition, got {expression!r}")
+        raise InvalidDynamoInput(f"expected a non-empty string or a boto3 condition, got {expression!r}", field=field)
     mapper = row_mapper or {}
     result: Optional[ConditionBase] = None
     pos = 0
     while pos < len(expression):
         match = _CLAUSE.match(expression, pos)
         if not match:
-            raise ValueError(f"{field}: cannot read {expression[pos:]!r} in {expression!r}")
+            raise InvalidDynamoInput(f"cannot read {expression[pos:]!r} in {expression!r}", field=field)
         groups = match.groupdict()
         if groups["fn"]:
             attr = Attr(groups["fn_attr"])
@@ -154,10 +193,10 @@ def parse_condition(expression: Union[str, ConditionBase, None], row_mapper: Opt
         if pos < len(expression):
             joiner = _AND.match(expression, pos)
             if not joiner:
-                raise ValueError(f"{field}: expected AND before {expression[pos:]!r} in {expression!r}")
+                raise InvalidDynamoInput(f"expected AND before {expression[pos:]!r} in {expression!r}", field=field)
             pos = joiner.end()
             if not expression[pos:].strip():
-                raise ValueError(f"{field}: nothing after the last AND in {expression!r}")
+                raise InvalidDynamoInput(f"nothing after the last AND in {expression!r}", field=field)
     return result
 
 
@@ -210,42 +249,42 @@ class DynamoDbClient:
     """Has default methods for different types of DynamoDB tables.
 
     One table is the default (``table_name`` in config); every method takes ``table_name`` to use another.
+    ``dynamo_client`` (the boto3 client, built here) and ``row_mapper`` are plain attributes: tests may assign
+    a stand-in to them.
 
     :param config: ``row_mapper`` (attribute name -> DynamoDB type ``'S'``, ``'N'``, ``'BOOL'``, ``'M'``, ``'L'``),
-        ``required_fields``, ``table_name``, ``dont_json_loads_results`` (do not decode JSON-object strings),
-        ``fetch_all_fields`` (default for the methods' argument of that name).
+        ``required_fields``, ``table_name``, ``hash_key`` (of the default table, for :meth:`create` and
+        :meth:`patch`), ``index_name`` (default index of scans), ``region_name``, ``dont_json_loads_results``
+        (do not decode JSON-object strings), ``fetch_all_fields`` (default for the methods' argument of that name).
     :param client: A boto3 DynamoDB client to use instead of a new one.
     :param test: Test mode: refuse tables whose names do not start with ``autotest_`` (the config table aside).
         Also on when the environment has ``STAGE=test``.
 
     .. code-block:: python
 
-        client = DynamoDbClient({'table_name': 'sosw_tasks', 'row_mapper': {'task_id': 'S', 'greenfield': 'N'}})
-        client.get_by_query({'task_id': 'abc'})
+        client = DynamoDbClient({'table_name': 'sosw_tasks', 'hash_key': 'task_id',
+                                 'row_mapper': {'task_id': 'S', 'greenfield': 'N'}})
+        client.create({'task_id': 'abc', 'greenfield': 1000})
+        client.get_by_query({'task_id': 'abc'}, consistent_read=True)
     """
 
     def __init__(self, config: Optional[Dict] = None, client: Any = None, test: bool = False, **kwargs):
         if config is not None and not isinstance(config, dict):
-            raise ConfigError(f"expected a dict, got {type(config).__name__}", config_name="dynamo_db_config")
+            raise InvalidDynamoInput(f"expected a dict, got {type(config).__name__}", field="config")
         self.config: Dict[str, Any] = dict(config or {})
         self.row_mapper: Dict[str, str] = dict(self.config.get("row_mapper") or {})
         self.test = bool(test) or os.environ.get(constants.ENV_STAGE) in constants.TEST_STAGES
         self.stats: Dict[str, Any] = defaultdict(int)
-        self._client = client
-        if client is not None:
-            client.meta.events.register("before-call.dynamodb.*", self._count_call)
+        if client is None:
+            # Built here, not on first use: users' tests build the object inside ``patch('boto3.client')``.
+            region = self.config.get("region_name")
+            client = make_client("dynamodb", boto_config=Config(region_name=region) if region else None)
+        self.dynamo_client: Any = client
+        client.meta.events.register("before-call.dynamodb.*", self._count_call)
         self._table_descriptions: Dict[str, Dict] = {}
         self._capacity: Dict[str, Dict[str, int]] = {}
 
     # Plumbing --------------------------------------------------------------------------------------------------
-
-    @property
-    def dynamo_client(self) -> Any:
-        """The underlying boto3 DynamoDB client, created on first use."""
-        if self._client is None:
-            self._client = make_client("dynamodb")
-            self._client.meta.events.register("before-call.dynamodb.*", self._count_call)
-        return self._client
 
     def _count_call(self, model: Any = None, **kwargs) -> None:
         self.stats[f"dynamo_{camel_case_to_underscore(model.name)}_calls"] += 1
@@ -253,24 +292,33 @@ class DynamoDbClient:
     def _table(self, table_name: Optional[str]) -> str:
         name = table_name or self.config.get("table_name")
         if not name:
-            raise ValueError("table_name: not given and not in the client's config")
+            raise InvalidTableName("not given and not in the client's config", field="table_name")
         if self.test and not name.startswith(constants.AUTOTEST_PREFIX) and name not in (
-            constants.AUTOTEST_CONFIG_TABLE, os.environ.get(constants.ENV_CONFIG_TABLE),
+            constants.DEFAULT_CONFIG_TABLE, constants.AUTOTEST_CONFIG_TABLE, os.environ.get(constants.ENV_CONFIG_TABLE),
         ):
-            raise RuntimeError(f"table_name: {name!r} refused in test mode; "
-                               f"use a table named {constants.AUTOTEST_PREFIX}*")
+            raise InvalidTableName(f"{name!r} refused in test mode; use a table named {constants.AUTOTEST_PREFIX}*",
+                                   field="table_name", value=name)
         return name
 
-    def _fetch_all(self, fetch_all_fields: Optional[bool]) -> bool:
+    def _hash_key(self, table: str) -> str:
+        """The config's ``hash_key`` (as in sosw 0.7.47), else the table's own, read once."""
+        return self.config.get("hash_key") or self.get_table_keys(table)[0]
+
+    def _fetch_all(self, fetch_all_fields: Optional[bool], strict: Optional[bool] = None) -> bool:
         if fetch_all_fields is not None:
             return fetch_all_fields
+        if strict is not None:  # the deprecated spelling of the opposite
+            return not strict
         return bool(self.config.get("fetch_all_fields", not self.row_mapper))
 
-    def _typed(self, name: str, value: Any) -> Any:
-        """A Python value converted to what the row_mapper declares for ``name``."""
+    def _typed(self, name: str, value: Any, guess: bool = False) -> Any:
+        """A Python value converted to what the row_mapper declares for ``name``; with ``guess``, an undeclared
+        attribute is typed the way sosw 0.7.47 did (see :func:`_guess_type`)."""
         kind = self.row_mapper.get(name)
         if value is None:
             return None
+        if kind is None and guess:
+            value = _guess_type(value)
         if kind == "S":
             return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) \
                 else str(value)
@@ -287,9 +335,9 @@ class DynamoDbClient:
             return to_bool(value)
         return _to_dynamo_number(value)
 
-    def _serialize(self, name: str, value: Any) -> Dict[str, Any]:
+    def _serialize(self, name: str, value: Any, guess: bool = False) -> Dict[str, Any]:
         try:
-            return _SERIALIZER.serialize(self._typed(name, value))
+            return _SERIALIZER.serialize(self._typed(name, value, guess))
         except TypeError as err:
             raise ValueError(f"{name}: cannot store {type(value).__name__} in DynamoDB ({err})") from None
 
@@ -302,21 +350,23 @@ class DynamoDbClient:
 
         :param row_dict: The row.
         :param add_prefix: A prefix for each key of the result (e.g. ``':'`` for expression values).
-        :param strict: If True, attributes missing from ``row_mapper`` are left out (a missing
-            ``required_fields`` attribute raises); if False they are typed by their Python value.
+        :param strict: If True, attributes missing from ``row_mapper`` are left out, except one of the config's
+            ``required_fields``, which raises ``ValueError``. If False they are typed as sosw 0.7.47 did: text
+            ``'true'``/``'false'`` becomes ``BOOL``, numeric-looking text (``'42'``, ``'1.5'``) ``N``, any other
+            value by its Python type. Without a ``row_mapper`` every attribute is typed by its Python value.
         """
         prefix = add_prefix or ""
-        if strict:
-            missing = [f for f in self.config.get("required_fields", []) if f not in row_dict]
-            if missing:
-                raise ValueError(f"{missing[0]}: required field missing from row")
+        required = self.config.get("required_fields") or []
         result = {}
         for name, value in row_dict.items():
             if strict and self.row_mapper and name not in self.row_mapper:
+                if name in required:
+                    raise ValueError(f"{name}: a required field missing from row_mapper, so its type is unknown")
+                logger.debug("dict_to_dynamo: %s is not in row_mapper; left out", name)
                 continue
             if value is None:
                 continue
-            result[f"{prefix}{name}"] = self._serialize(name, value)
+            result[f"{prefix}{name}"] = self._serialize(name, value, guess=not strict)
         return result
 
     def dynamo_to_dict(self, dynamo_row: Dict, strict: Optional[bool] = None,
@@ -327,15 +377,22 @@ class DynamoDbClient:
         ``{'key1': {'N': '3'}, 'key2': {'S': 'value2'}}`` -> ``{'key1': 3, 'key2': 'value2'}``
 
         :param dynamo_row: DynamoDB item.
-        :param strict: Deprecated, ignored.
-        :param fetch_all_fields: If False only ``row_mapper`` attributes are returned.
+        :param strict: Deprecated: the opposite of ``fetch_all_fields``.
+        :param fetch_all_fields: If False only ``row_mapper`` attributes are returned, each checked to be stored with
+            its declared type.
+        :raises ValueError: An attribute of ``row_mapper`` is stored with another type (only checked when not
+            fetching all fields, as sosw 0.7.47 did).
         """
-        fetch_all = self._fetch_all(fetch_all_fields)
+        fetch_all = self._fetch_all(fetch_all_fields, strict)
         decode = not self.config.get("dont_json_loads_results")
         result = {}
         for name, typed in dynamo_row.items():
-            if not fetch_all and name not in self.row_mapper:
-                continue
+            if not fetch_all:
+                if name not in self.row_mapper:
+                    continue
+                if self.row_mapper[name] not in typed:
+                    raise ValueError(f"{name}: row_mapper says {self.row_mapper[name]!r}, "
+                                     f"but it is stored as {next(iter(typed), None)!r}")
             value = _from_dynamo_number(_DESERIALIZER.deserialize(typed))
             if decode and isinstance(value, str) and value.startswith("{") and value.endswith("}"):
                 try:
@@ -356,10 +413,22 @@ class DynamoDbClient:
     def _typed_key_value(self, name: str, value: Any) -> Any:
         return self._typed(name, value) if name in self.row_mapper else value
 
-    def _conditional_error(self, err: ClientError, table: str, keys: Any, condition: Any) -> Exception:
+    @staticmethod
+    def _conditional_error(err: ClientError, table: str, keys: Any, condition: Any) -> Exception:
+        """A failed condition as :class:`~sosw.exceptions.ConditionCheckFailed` that is also the modeled exception
+        of the client that raised it; any other error unchanged."""
         if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return ConditionCheckFailed(err, table, keys, condition)
+            return _catchable_as(ConditionCheckFailed, err)(err, table, keys, condition)
         return err
+
+    @staticmethod
+    def _consistent_read(request: Dict[str, Any], consistent_read: Optional[bool], index_name: Optional[str]) -> None:
+        if consistent_read is None:
+            return
+        if consistent_read and index_name:
+            raise InvalidDynamoInput(f"strongly consistent reads are not available on index {index_name!r}",
+                                     field="consistent_read", value=consistent_read)
+        request["ConsistentRead"] = consistent_read
 
     # Reads -----------------------------------------------------------------------------------------------------
 
@@ -389,7 +458,8 @@ class DynamoDbClient:
             else:
                 op = comparisons.get(name, "=")
                 if op not in _COMPARISONS:
-                    raise ValueError(f"comparisons: unsupported {op!r} for {name!r}; use one of {sorted(_COMPARISONS)}")
+                    raise InvalidDynamoInput(f"unsupported {op!r} for {name!r}; use one of {sorted(_COMPARISONS)}",
+                                             field="comparisons")
                 clause = getattr(Key(name), _COMPARISONS[op])(self._typed_key_value(name, value))
                 key_condition = clause if key_condition is None else key_condition & clause
         for name, bounds in between.items():
@@ -417,7 +487,8 @@ class DynamoDbClient:
                      comparisons: Optional[Dict] = None, max_items: Optional[int] = None,
                      filter_expression: Optional[str] = None, strict: Optional[bool] = None,
                      return_count: bool = False, desc: bool = False, fetch_all_fields: Optional[bool] = None,
-                     expr_attrs_names: Optional[list] = None) -> Union[List[Dict], int]:
+                     expr_attrs_names: Optional[list] = None,
+                     consistent_read: Optional[bool] = None) -> Union[List[Dict], int]:
         """Query a table or index by key, following pagination.
 
         :param keys: The hash key and optionally the range key: ``{'hk': 'cat', 'rk': 100}``. For a between on the
@@ -427,14 +498,20 @@ class DynamoDbClient:
         :param comparisons: Operator per key: ``=`` (default), ``<``, ``<=``, ``>``, ``>=``, ``begins_with``.
         :param max_items: Stop after this many items.
         :param filter_expression: A human condition (see :func:`parse_condition`) or a boto3 condition.
-        :param strict: Deprecated, ignored.
+        :param strict: Deprecated: the opposite of ``fetch_all_fields``.
         :param return_count: Return the number of matching items instead of the items.
         :param desc: Sort descending by the range key.
         :param fetch_all_fields: If False only ``row_mapper`` attributes are returned.
         :param expr_attrs_names: Kept for compatibility: every attribute name is escaped anyway.
+        :param consistent_read: True for a strongly consistent read, False for an eventually consistent one;
+            DynamoDB's default (eventually consistent) if None.
         :return: Items as dicts, or their count.
+        :raises ~sosw.exceptions.InvalidDynamoInput: A ``ValueError`` for ``consistent_read=True`` with an
+            ``index_name``, an ``AssertionError`` too for an unknown comparison.
         """
         request = self._query_request(keys, table_name, index_name, comparisons, filter_expression, desc)
+        self._consistent_read(request, consistent_read, index_name)
+        fetch_all_fields = self._fetch_all(fetch_all_fields, strict)
         if return_count:
             request["Select"] = "COUNT"
         elif max_items and filter_expression is None:
@@ -453,38 +530,54 @@ class DynamoDbClient:
                     return items
         return count if return_count else items
 
-    def _scan_pages(self, attrs: Optional[Dict], table_name: Optional[str]) -> Iterable[Dict]:
+    def _scan_pages(self, attrs: Optional[Dict], table_name: Optional[str], index_name: Optional[str],
+                    consistent_read: Optional[bool]) -> Iterable[Dict]:
         expressions = _Expressions()
         request: Dict[str, Any] = {"TableName": self._table(table_name)}
+        index_name = index_name or self.config.get("index_name")
+        if index_name:
+            request["IndexName"] = index_name
+        if consistent_read is not None:
+            request["ConsistentRead"] = consistent_read
         condition: Optional[ConditionBase] = None
         for name, value in (attrs or {}).items():
-            clause = Attr(name).eq(self._typed_key_value(name, value))
+            # Typed as put() stores an undeclared attribute, so that what was written is found.
+            clause = Attr(name).eq(self._typed(name, value, guess=True))
             condition = clause if condition is None else condition & clause
         if condition is not None:
             request["FilterExpression"] = expressions.condition(condition)
         return self.dynamo_client.get_paginator("scan").paginate(**expressions.apply(request))
 
     def get_by_scan(self, attrs: Optional[Dict] = None, table_name: Optional[str] = None,
-                    strict: Optional[bool] = None, fetch_all_fields: Optional[bool] = None) -> List[Dict]:
-        """Scan a table (slow: prefer :meth:`get_by_query`), optionally keeping items whose ``attrs`` equal the
-        given values.
+                    index_name: Optional[str] = None, strict: Optional[bool] = None,
+                    fetch_all_fields: Optional[bool] = None, consistent_read: Optional[bool] = None) -> List[Dict]:
+        """Scan a table or index (slow: prefer :meth:`get_by_query`), optionally keeping items whose ``attrs``
+        equal the given values. Follows pagination.
 
         :param attrs: Attribute names and values to match; empty for the whole table.
-        :param strict: Deprecated, ignored.
+        :param table_name: Table; the config's ``table_name`` by default.
+        :param index_name: Secondary index to scan; the config's ``index_name`` by default, else the table.
+        :param strict: Deprecated: the opposite of ``fetch_all_fields``.
+        :param fetch_all_fields: If False only ``row_mapper`` attributes are returned.
+        :param consistent_read: True for a strongly consistent read; DynamoDB's default if None.
         """
-        return [item for page in self.get_by_scan_generator(attrs, table_name, fetch_all_fields=fetch_all_fields)
+        return [item for page in self.get_by_scan_generator(attrs, table_name, index_name, strict, fetch_all_fields,
+                                                            consistent_read)
                 for item in page]
 
     def get_by_scan_generator(self, attrs: Optional[Dict] = None, table_name: Optional[str] = None,
-                              strict: Optional[bool] = None,
-                              fetch_all_fields: Optional[bool] = None) -> Generator[List[Dict], None, None]:
-        """Like :meth:`get_by_scan`, but yields the items one page (a list) at a time."""
-        for page in self._scan_pages(attrs, table_name):
+                              index_name: Optional[str] = None, strict: Optional[bool] = None,
+                              fetch_all_fields: Optional[bool] = None,
+                              consistent_read: Optional[bool] = None) -> Generator[List[Dict], None, None]:
+        """Like :meth:`get_by_scan` (same arguments), but yields the items one page (a list) at a time."""
+        fetch_all_fields = self._fetch_all(fetch_all_fields, strict)
+        for page in self._scan_pages(attrs, table_name, index_name, consistent_read):
             yield [self.dynamo_to_dict(item, fetch_all_fields=fetch_all_fields) for item in page.get("Items", [])]
 
     def batch_get_items_one_table(self, keys_list: List[Dict], table_name: Optional[str] = None,
                                   max_retries: int = 0, retry_wait_base_time: float = 0.2,
-                                  strict: Optional[bool] = None, fetch_all_fields: Optional[bool] = None) -> List[Dict]:
+                                  strict: Optional[bool] = None, fetch_all_fields: Optional[bool] = None,
+                                  consistent_read: Optional[bool] = None) -> List[Dict]:
         """Items of one table by their full keys (BatchGetItem, 100 keys a request); missing keys are skipped.
 
         Keys DynamoDB leaves unprocessed are asked again with exponential backoff, at least 5 times (more if
@@ -494,17 +587,23 @@ class DynamoDbClient:
         :param keys_list: Full primary keys.
         :param max_retries: Retries of unprocessed keys beyond the minimum.
         :param retry_wait_base_time: First wait in seconds; doubled at every retry.
-        :param strict: Deprecated, ignored.
+        :param strict: Deprecated: the opposite of ``fetch_all_fields``.
+        :param fetch_all_fields: If False only ``row_mapper`` attributes are returned.
+        :param consistent_read: True for a strongly consistent read; DynamoDB's default if None.
         """
         table = self._table(table_name)
+        fetch_all_fields = self._fetch_all(fetch_all_fields, strict)
+        read: Dict[str, Any] = {}
+        self._consistent_read(read, consistent_read, None)
         result: List[Dict] = []
         for batch in chunks([self._keys(k) for k in keys_list], constants.BATCH_GET_LIMIT):
-            pending: Dict[str, Any] = {table: {"Keys": batch}}
+            pending: Dict[str, Any] = {table: {"Keys": batch, **read}}
             for attempt in range(max(max_retries, 5) + 1):
                 response = self.dynamo_client.batch_get_item(RequestItems=pending)
                 result.extend(self.dynamo_to_dict(i, fetch_all_fields=fetch_all_fields)
                               for i in response.get("Responses", {}).get(table, []))
-                pending = response.get("UnprocessedKeys") or {}
+                unprocessed = (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys")
+                pending = {table: {"Keys": unprocessed, **read}} if unprocessed else {}
                 if not pending:
                     break
                 time.sleep(retry_wait_base_time * (2 ** attempt))
@@ -515,21 +614,68 @@ class DynamoDbClient:
 
     # Writes ----------------------------------------------------------------------------------------------------
 
-    def put(self, row: Dict, table_name: Optional[str] = None, overwrite_existing: bool = True) -> None:
-        """Put a row.
+    def build_put_query(self, row: Dict, table_name: Optional[str] = None, overwrite_existing: bool = True) -> Dict:
+        """The arguments of a PutItem request for ``row`` (typed as ``dict_to_dynamo(row, strict=False)``).
+
+        .. code-block:: python
+
+            client.build_put_query({'task_id': 'abc'}, overwrite_existing=False)
+            # {'TableName': 'sosw_tasks', 'Item': {'task_id': {'S': 'abc'}},
+            #  'ConditionExpression': 'attribute_not_exists(#n0)', 'ExpressionAttributeNames': {'#n0': 'task_id'}}
 
         :param row: Column name -> value.
         :param table_name: Table; the config's ``table_name`` by default.
-        :param overwrite_existing: If False and an item with the same key exists, raise
-            :class:`~sosw.exceptions.ConditionCheckFailed`.
+        :param overwrite_existing: If False, the request is conditioned on the hash key not existing: the config's
+            ``hash_key``, else the table's (read with DescribeTable once).
         """
         table = self._table(table_name)
-        condition = None if overwrite_existing else Attr(self.get_table_keys(table)[0]).not_exists()
-        request = self._with_condition({"TableName": table, "Item": self.dict_to_dynamo(row, strict=False)}, condition)
+        request = {"TableName": table, "Item": self.dict_to_dynamo(row, strict=False)}
+        if overwrite_existing:
+            return request
+        return self._with_condition(request, Attr(self._hash_key(table)).not_exists())
+
+    def build_delete_query(self, delete_keys: Dict, table_name: Optional[str] = None) -> Dict:
+        """The arguments of a DeleteItem request: ``{'TableName': ..., 'Key': {typed keys}}``.
+
+        :param delete_keys: Primary key of the item: ``{'hk': 'cat', 'rk': 123}``.
+        :param table_name: Table; the config's ``table_name`` by default.
+        """
+        return {"TableName": self._table(table_name), "Key": self._keys(delete_keys)}
+
+    def put(self, row: Dict, table_name: Optional[str] = None, overwrite_existing: bool = True) -> None:
+        """Put a row. Attributes missing from ``row_mapper`` are typed as :meth:`dict_to_dynamo` does with
+        ``strict=False``.
+
+        :param row: Column name -> value.
+        :param table_name: Table; the config's ``table_name`` by default.
+        :param overwrite_existing: If False and an item with the same hash key exists, raise
+            :class:`~sosw.exceptions.ConditionCheckFailed` (see :meth:`create`).
+        """
+        request = self.build_put_query(row, table_name, overwrite_existing)
         try:
             self.dynamo_client.put_item(**request)
         except ClientError as err:
-            raise self._conditional_error(err, table, row, condition) from err
+            condition = None if overwrite_existing else Attr(self._hash_key(request["TableName"])).not_exists()
+            raise self._conditional_error(err, request["TableName"], row, condition) from err
+
+    def create(self, row: Dict, table_name: Optional[str] = None) -> None:
+        """Put a row that must be new: :meth:`put` with ``overwrite_existing=False``.
+
+        .. code-block:: python
+
+            client = DynamoDbClient({'table_name': 'autotest_t', 'hash_key': 'id'})
+            client.create({'id': '1'})
+            try:
+                client.create({'id': '1'})
+            except client.dynamo_client.exceptions.ConditionalCheckFailedException:
+                ...  # also a sosw.exceptions.ConditionCheckFailed
+
+        :param row: Column name -> value.
+        :param table_name: Table; the config's ``table_name`` by default.
+        :raises ~sosw.exceptions.ConditionCheckFailed: An item with the same hash key exists; it is unchanged. Also
+            an instance of the client's ``exceptions.ConditionalCheckFailedException``.
+        """
+        self.put(row, table_name, overwrite_existing=False)
 
     def _update_request(self, keys: Dict, attributes_to_update: Optional[Dict], attributes_to_increment: Optional[Dict],
                         table_name: Optional[str], condition_expression: Any,
@@ -537,7 +683,7 @@ class DynamoDbClient:
         expressions = _Expressions()
         sets, adds = [], []
         for name, value in (attributes_to_update or {}).items():
-            sets.append(f"{expressions.name(name)} = {expressions.value(self._typed(name, value))}")
+            sets.append(f"{expressions.name(name)} = {expressions.value(self._typed(name, value, guess=True))}")
         for name, value in (attributes_to_increment or {}).items():
             try:
                 amount = Decimal(str(value))
@@ -573,7 +719,8 @@ class DynamoDbClient:
         :param table_name: Table; the config's ``table_name`` by default.
         :param condition_expression: Condition the item must meet (string or boto3 condition).
         :param attributes_to_remove: Attributes to remove.
-        :raises ConditionCheckFailed: The condition was false; nothing changed.
+        :raises ~sosw.exceptions.ConditionCheckFailed: The condition was false; nothing changed. Also an instance of
+            the client's ``exceptions.ConditionalCheckFailedException``.
         """
         request = self._update_request(keys, attributes_to_update, attributes_to_increment, table_name,
                                        condition_expression, attributes_to_remove)
@@ -585,19 +732,21 @@ class DynamoDbClient:
     def patch(self, keys: Dict, attributes_to_update: Optional[Dict] = None,
               attributes_to_increment: Optional[Dict] = None, table_name: Optional[str] = None,
               attributes_to_remove: Optional[List[str]] = None) -> None:
-        """Update an item that must exist.
+        """Update an item that must exist: :meth:`update` with the condition ``attribute_exists <hash_key>``.
 
-        :raises ConditionCheckFailed: No item has these keys; nothing was created.
+        The hash key is the config's ``hash_key``, else the first attribute of ``keys`` (any attribute of the primary
+        key exists exactly when the item does). Arguments as in :meth:`update`.
+
+        :raises ~sosw.exceptions.ConditionCheckFailed: No item has these keys; nothing was created.
         """
-        condition: Optional[ConditionBase] = None
-        for name in keys:
-            clause = Attr(name).exists()
-            condition = clause if condition is None else condition & clause
-        self.update(keys, attributes_to_update, attributes_to_increment, table_name, condition, attributes_to_remove)
+        hash_key = self.config.get("hash_key") or next(iter(keys), None)
+        self.update(keys=keys, attributes_to_update=attributes_to_update,
+                    attributes_to_increment=attributes_to_increment, table_name=table_name,
+                    condition_expression=f"attribute_exists {hash_key}", attributes_to_remove=attributes_to_remove)
 
     def delete(self, keys: Dict, table_name: Optional[str] = None) -> None:
         """Delete an item by its primary key (nothing happens if there is none)."""
-        self.dynamo_client.delete_item(TableName=self._table(table_name), Key=self._keys(keys))
+        self.dynamo_client.delete_item(**self.build_delete_query(keys, table_name))
 
     def batch_write(self, requests: Iterable[Tuple[str, str, Dict]], max_attempts: int = 8,
                     retry_wait_base_time: float = 0.05) -> int:
@@ -657,10 +806,8 @@ class DynamoDbClient:
 
     def make_put_transaction_item(self, row: Dict, table_name: Optional[str] = None,
                                   condition_expression: Union[str, ConditionBase, None] = None) -> Dict:
-        """A ``Put`` action for :meth:`transact_write`."""
-        return {"Put": self._with_condition(
-            {"TableName": self._table(table_name), "Item": self.dict_to_dynamo(row, strict=False)},
-            condition_expression)}
+        """A ``Put`` action for :meth:`transact_write`: :meth:`build_put_query` with an optional condition."""
+        return {"Put": self._with_condition(self.build_put_query(row, table_name), condition_expression)}
 
     def make_update_transaction_item(self, keys: Dict, attributes_to_update: Optional[Dict] = None,
                                      attributes_to_increment: Optional[Dict] = None, table_name: Optional[str] = None,
@@ -670,11 +817,13 @@ class DynamoDbClient:
         return {"Update": self._update_request(keys, attributes_to_update, attributes_to_increment, table_name,
                                                condition_expression, attributes_to_remove)}
 
-    def make_delete_transaction_item(self, keys: Dict, table_name: Optional[str] = None,
+    def make_delete_transaction_item(self, row: Dict, table_name: Optional[str] = None,
                                      condition_expression: Union[str, ConditionBase, None] = None) -> Dict:
-        """A ``Delete`` action for :meth:`transact_write`."""
-        return {"Delete": self._with_condition({"TableName": self._table(table_name), "Key": self._keys(keys)},
-                                               condition_expression)}
+        """A ``Delete`` action for :meth:`transact_write`: :meth:`build_delete_query` with an optional condition.
+
+        :param row: The item's primary key (other attributes are not allowed by DynamoDB).
+        """
+        return {"Delete": self._with_condition(self.build_delete_query(row, table_name), condition_expression)}
 
     def transact_write(self, *transactions: Dict) -> None:
         """Execute write actions (from the ``make_*_transaction_item`` methods), on any tables.
@@ -688,8 +837,9 @@ class DynamoDbClient:
             t2 = client.make_delete_transaction_item({'id': 1}, table_name='table2')
             client.transact_write(t1, t2)
 
-        :raises TransactionCancelled: With ``reasons``, one code per action of the failed transaction (``None``
-            for actions that were fine). Transactions before it were applied.
+        :raises ~sosw.exceptions.TransactionCancelled: With ``reasons``, one code per action of the failed
+            transaction (``None`` for actions that were fine). Transactions before it were applied. Also an instance of
+            the client's ``exceptions.TransactionCanceledException``.
         """
         for batch in chunks(list(transactions), constants.TRANSACT_WRITE_LIMIT):
             try:
@@ -699,7 +849,13 @@ class DynamoDbClient:
                     raise
                 reasons = [r.get("Code") if r.get("Code") not in (None, "None") else None
                            for r in err.response.get("CancellationReasons", [])]
-                raise TransactionCancelled(f"transaction cancelled: {reasons}", reasons) from err
+                error_class = _catchable_as(TransactionCancelled, err)
+                # Initialised as the ClientError it also is (TransactionCancelled's own __init__ would reach
+                # ClientError's through super() with the wrong arguments); its message lists the reasons.
+                error = error_class.__new__(error_class)
+                ClientError.__init__(error, err.response, err.operation_name)
+                error.reasons = reasons
+                raise error from err
 
     # Table metadata --------------------------------------------------------------------------------------------
 
@@ -754,7 +910,7 @@ class DynamoDbClient:
         leaves throttling to botocore's retry mode.
         """
         if action not in ("read", "write"):
-            raise ValueError(f"action: expected 'read' or 'write', got {action!r}")
+            raise InvalidChoice(f"expected 'read' or 'write', got {action!r}", field="action", value=action)
         table = self._table(table_name)
         if table not in self._capacity:
             self.identify_dynamo_capacity(table)
@@ -788,7 +944,8 @@ def clean_dynamo_table(table_name: str = "autotest_dynamo_db", keys: Tuple[str, 
     :return: The number of deleted items.
     """
     if not table_name.startswith(constants.AUTOTEST_PREFIX):
-        raise RuntimeError(f"table_name: clean_dynamo_table only cleans {constants.AUTOTEST_PREFIX}* tables")
+        raise InvalidTableName(f"clean_dynamo_table only cleans {constants.AUTOTEST_PREFIX}* tables",
+                               field="table_name", value=table_name)
     client = DynamoDbClient({"table_name": table_name}, test=True)
     expressions = _Expressions()
     request: Dict[str, Any] = {"TableName": table_name,

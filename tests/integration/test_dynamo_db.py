@@ -207,9 +207,13 @@ def test_dict_to_dynamo_round_trips_through_plain_boto3(client, ddb):
     assert raw(ddb, "cat", 3)["unmapped"] == {"S": "dropped in strict mode"}
 
 
-def test_dict_to_dynamo_strict_requires_required_fields(client, ddb):
-    with pytest.raises(ValueError, match="range_col"):
-        client.dict_to_dynamo({"hash_col": "cat", "other_col": "x"})
+def test_dict_to_dynamo_strict_refuses_required_fields_missing_from_row_mapper(table, ddb):
+    client = DynamoDbClient({**CONFIG, "required_fields": ["hash_col", "range_col", "unmapped"]}, test=True)
+
+    with pytest.raises(ValueError, match="unmapped"):
+        client.dict_to_dynamo({"hash_col": "cat", "range_col": 1, "unmapped": "x"})
+    assert client.dict_to_dynamo({"hash_col": "cat", "other_col": "x"}) == {
+        "hash_col": {"S": "cat"}, "other_col": {"S": "x"}}
     assert scan_all(TABLE) == []
 
 
@@ -928,11 +932,11 @@ def test_test_mode_allows_autotest_tables_and_normal_mode_allows_any(make_table)
     make_table(spec("sosw_prod", [("id", "S")]))
     make_table(spec("autotest_ok", [("id", "S")]))
 
-    DynamoDbClient(test=True).put({"id": "1"}, table_name="autotest_ok")
-    DynamoDbClient().put({"id": "2"}, table_name="sosw_prod")
+    DynamoDbClient(test=True).put({"id": "a"}, table_name="autotest_ok")
+    DynamoDbClient().put({"id": "b"}, table_name="sosw_prod")
 
-    assert scan_all("autotest_ok") == [{"id": "1"}]
-    assert scan_all("sosw_prod") == [{"id": "2"}]
+    assert scan_all("autotest_ok") == [{"id": "a"}]
+    assert scan_all("sosw_prod") == [{"id": "b"}]
 
 
 def test_missing_table_name_is_named_in_the_error(table):

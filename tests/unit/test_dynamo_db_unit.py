@@ -12,7 +12,6 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.config import Config
 
 from sosw.components.dynamo_db import DynamoDbClient, describe_condition, parse_condition
-from sosw.exceptions import ConfigError
 
 ROW_MAPPER = {"hash_col": "S", "range_col": "N", "some_int": "N", "some_float": "N", "some_bool": "BOOL",
               "some_map": "M", "some_list": "L", "name": "S", "status": "S"}
@@ -183,8 +182,6 @@ def test_dict_to_dynamo_without_row_mapper_types_by_value():
 
 
 @pytest.mark.parametrize("row, strict, field", [
-    ({"hash_col": "c"}, True, "range_col"),
-    ({"range_col": 1}, True, "hash_col"),
     ({"hash_col": "c", "range_col": "abc"}, True, "range_col"),
     ({"hash_col": "c", "range_col": 1, "some_int": "12x"}, True, "some_int"),
     ({"hash_col": "c", "range_col": 1, "some_int": datetime.date(2020, 1, 1)}, True, "some_int"),
@@ -203,6 +200,18 @@ def test_dict_to_dynamo_errors_name_the_field(client, row, strict, field):
 
 def test_dict_to_dynamo_required_fields_not_checked_when_not_strict(client):
     assert client.dict_to_dynamo({"hash_col": "c"}, strict=False) == {"hash_col": {"S": "c"}}
+
+
+def test_dict_to_dynamo_strict_accepts_a_row_without_its_required_fields(client):
+    assert client.dict_to_dynamo({"hash_col": "c"}) == {"hash_col": {"S": "c"}}
+
+
+def test_dict_to_dynamo_strict_refuses_a_required_field_missing_from_row_mapper():
+    client = DynamoDbClient({**CONFIG, "required_fields": ["hash_col", "extra"]}, client=NoNetwork())
+
+    with pytest.raises(ValueError, match="^extra: "):
+        client.dict_to_dynamo({"hash_col": "c", "extra": 1})
+    assert client.dict_to_dynamo({"hash_col": "c", "unmapped": 1}) == {"hash_col": {"S": "c"}}
 
 
 # dynamo_to_dict ----------------------------------------------------------------------------------------------------
@@ -268,7 +277,7 @@ def test_dict_to_dynamo_and_back(client, row):
 # Request building and argument errors (no request is sent) ---------------------------------------------------------
 
 def test_config_must_be_a_dict():
-    with pytest.raises(ConfigError, match="dynamo_db_config"):
+    with pytest.raises(ValueError, match="^config: "):
         DynamoDbClient(["not", "a", "dict"])
 
 

@@ -51,7 +51,10 @@ sibling invocation that Lambda gives up on leaves ``<job>.jsonl`` in S3; invoke 
     lambda_handler = get_lambda_handler(Scheduler, global_vars)
 """
 
-import datetime
+import copy
+import datetime  # users' tests patch ``sosw.scheduler.datetime`` (or its ``date``) to pin "today"
+import inspect
+import io
 import itertools
 import json
 import logging
@@ -59,27 +62,42 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
+from datetime import date, timedelta
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from botocore.exceptions import ClientError
 
 import sosw.app
 from sosw import constants
-from sosw.components.helpers import chunks, trim_arn_to_name
+from sosw.components.helpers import chunks, to_bool, trim_arn_to_name
 from sosw.essential import Essential
-from sosw.exceptions import ConfigError, InvalidEvent, InvalidInput, InvalidJob, LabourerNotFound
+from sosw.exceptions import (
+    ConfigError,
+    InvalidEvent,
+    InvalidInput,
+    InvalidJob,
+    LabourerNotFound,
+    SchedulerConfigError,
+    UnknownJobSchema,
+)
 from sosw.labourer import Labourer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scheduler", "TASK_ID_NAMESPACE"]
+__all__ = ["Scheduler", "TASK_ID_NAMESPACE", "plural", "single_or_plural"]
+
+#: The container's globals, the same object as ``sosw.app.global_vars`` (the original's tests set its context here).
+global_vars = sosw.app.global_vars
 
 #: Namespace of the task ids derived from a job id and a row number (uuid5).
 TASK_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/sosw/sosw/scheduler")
 
 #: Keys of a job that steer the Scheduler and are not copied into task payloads (besides the chunking flags).
 CONTROL_KEYS = frozenset({"period", "lambda_name", "labourer_id", "job_schema_name"})
+# Keys that chunk_dates consumes.
+_DATE_KEYS = frozenset({"period", "date_list", "isolate_days", "max_days_per_batch"})
 
 _FLAG = re.compile(r"isolate_(?P<isolate>\w+)|max_(?P<max>\w+)_per_batch")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -111,6 +129,27 @@ _META_ROWS_DONE = "rows-done"
 _TAKEN, _LOCKED, _MISSING = "taken", "locked", "not_found"
 
 
+def single_or_plural(attr: str) -> List[str]:
+    """The names an attribute may have in a job: ``attr`` as given, without its trailing ``s`` and with one more.
+
+    .. code-block:: python
+
+        single_or_plural('word')  # ['word', 'words']
+    """
+    return sorted({attr, attr.rstrip("s"), f"{attr}s"})
+
+
+def plural(attr: str) -> str:
+    """The plural of an attribute name: without its trailing ``s``, plus one ``s``.
+
+    .. code-block:: python
+
+        plural('word')  # 'words'
+        plural('words')  # 'words'
+    """
+    return f"{attr.rstrip('s')}s"
+
+
 def _json_object(value: Any, field: str) -> Dict:
     """``value`` as a dict: a dict as it is, JSON object text decoded."""
     if isinstance(value, (bytes, bytearray)):
@@ -140,7 +179,9 @@ class Scheduler(Essential):
 
     - ``job_schema``: ``{'chunkable_attrs': ['topic', 'word']}``, the singular names of the attributes that may be
       chunked, outermost first. The original's ``[('topic', {}), ...]`` pairs are accepted too.
-    - ``job_schema_variants``: ``{name: job_schema}``; a job with ``job_schema_name`` uses that schema instead.
+    - ``job_schema_variants``: ``{name: job_schema}``; a job with ``job_schema_name`` uses that schema instead, a job
+      without one the ``default`` variant (``job_schema`` when there is no ``default``). See :meth:`apply_job_schema`.
+    - ``custom_period_patterns``: periods of your own, as the original named them (see :meth:`custom_period_patterns`).
     - ``queue_bucket``: S3 bucket of the queue files of large jobs (required for jobs of more than one batch).
     - ``s3_prefix``: key prefix of the queue files, default ``sosw/scheduler/``.
     - ``batch_size``: rows written per ``create_tasks`` call (BatchWriteItem 25 at a time inside), default 500.
@@ -187,14 +228,22 @@ class Scheduler(Essential):
 
     s3_client: Any = None
     siblings_client: Any = None
+    #: Not used by the Scheduler; kept (and assignable) because the original had it, and tests assign mocks to it.
+    sns_client: Any = None
+    #: The original's placeholder, never used by it either; kept so code that reads or assigns it works.
+    base_query: Any = ...
 
     def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
         super().__init__(custom_config=custom_config, **kwargs)
-        #: Name of the job schema variant of the job being parsed; None: ``config['job_schema']``.
-        self.job_schema_name: Optional[str] = None
+        #: Singular names of the attributes the job schema in use chunks, outermost first (set by
+        #: :meth:`initialize_from_job_schema`; assign a list of names to chunk by others).
+        self.chunkable_attrs: List[str] = []
         self._owner = uuid.uuid4().hex
         self._retry_possible = False
         self.set_queue_file()
+        self._validate_job_schemas()
+        self._configured_period_patterns()
+        self.initialize_from_job_schema()
 
     # The Lambda entry ------------------------------------------------------------------------------------------
 
@@ -226,7 +275,7 @@ class Scheduler(Essential):
         else:  # it names S3 keys and metadata: keep to safe characters, the same ones for every retry
             self._owner = uuid.uuid5(TASK_ID_NAMESPACE, request_id).hex
         if payload.get("queue_file") is not None:
-            self.set_queue_file(self._queue_file_name(payload["queue_file"]))
+            self.set_queue_file(self._queue_file_name_from_key(payload["queue_file"]))
         else:
             job = self.extract_job_from_payload(payload)
             self.set_queue_file(f"{self._owner}.jsonl")
@@ -239,7 +288,7 @@ class Scheduler(Essential):
         """The job of an event: ``event['job']`` if present, else the event itself; each may be JSON text.
 
         The Labourer is the job's ``lambda_name`` or ``labourer_id``, else the event's; it is set as the job's
-        ``lambda_name`` when the job has neither.
+        ``lambda_name`` when the job has neither. An ARN in ``lambda_name`` is trimmed to the function name.
 
         :param event: The Lambda event.
         :return: The job as a new dict.
@@ -249,6 +298,8 @@ class Scheduler(Essential):
 
             scheduler.extract_job_from_payload('{"lambda_name": "w", "job": {"words": ["a"]}}')
             # {'words': ['a'], 'lambda_name': 'w'}
+            scheduler.extract_job_from_payload({'lambda_name': 'arn:aws:lambda:us-west-2:000000000000:function:w'})
+            # {'lambda_name': 'w'}
         """
         payload = _json_object(event, "event")
         job = dict(_json_object(payload["job"], "job")) if "job" in payload else dict(payload)
@@ -256,6 +307,8 @@ class Scheduler(Essential):
             _, name = self._labourer_name(payload)
             job["lambda_name"] = name
         self._labourer_name(job)
+        if job.get("lambda_name") is not None:
+            job["lambda_name"] = trim_arn_to_name(job["lambda_name"])
         return job
 
     @staticmethod
@@ -275,79 +328,108 @@ class Scheduler(Essential):
 
     # Job schema ------------------------------------------------------------------------------------------------
 
-    @property
-    def job_schema_variants(self) -> Dict[str, Dict]:
-        """Named job schemas, ``config['job_schema_variants']``: a job's ``job_schema_name`` picks one."""
+    def _validate_job_schemas(self) -> None:
+        """Check ``job_schema`` and every variant once, at construction. Without a ``default`` variant,
+        ``job_schema`` is the default (the original shipped an empty ``default`` that replaced it at every call)."""
+        schema = self.config.get("job_schema") or {}
         variants = self.config.get("job_schema_variants") or {}
-        if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
-            raise ConfigError("expected {name: job_schema}", config_name="job_schema_variants")
-        return variants
+        if not isinstance(variants, dict):
+            raise SchedulerConfigError(f"expected {{name: job_schema}}, got {type(variants).__name__}",
+                                       config_name="job_schema_variants")
+        variants.setdefault("default", copy.deepcopy(schema))
+        self._chunkable_attrs_of(schema, "job_schema")
+        for name, variant in variants.items():
+            self._chunkable_attrs_of(variant, f"job_schema_variants.{name}")
+        self.config["job_schema"], self.config["job_schema_variants"] = schema, variants
 
-    @property
-    def job_schema(self) -> Dict:
-        """The job schema in use: the variant named ``job_schema_name``, else ``config['job_schema']``.
+    @staticmethod
+    def _chunkable_attrs_of(schema: Any, where: str) -> List[str]:
+        """The validated ``chunkable_attrs`` of a job schema: singular names, or the original's ``(name, {})``
+        pairs.
 
-        :raises InvalidJob: ``job_schema_name`` names no variant.
+        :raises SchedulerConfigError: A name is not an identifier, ends with ``s`` (the plural is the name + ``s``),
+            is ``day`` (dates are chunked by ``isolate_days``) or comes twice.
         """
-        if self.job_schema_name is None:
-            schema = self.config.get("job_schema") or {}
-        else:
-            variants = self.job_schema_variants
-            if self.job_schema_name not in variants:
-                raise InvalidJob(f"unknown job schema {self.job_schema_name!r}; known: {sorted(variants)}",
-                                 field="job_schema_name", value=self.job_schema_name)
-            schema = variants[self.job_schema_name]
         if not isinstance(schema, dict):
-            raise ConfigError(f"expected a dict, got {type(schema).__name__}", config_name="job_schema")
-        return schema
-
-    @property
-    def chunkable_attrs(self) -> List[str]:
-        """Singular names of the attributes the job schema in use chunks, outermost first.
-
-        :raises ConfigError: A name is not an identifier, ends with ``s`` (the plural is the name + ``s``) or is
-            ``day`` (dates are chunked by ``isolate_days``).
-        """
-        where = "job_schema" if self.job_schema_name is None else f"job_schema_variants.{self.job_schema_name}"
-        raw = self.job_schema.get("chunkable_attrs") or []
+            raise SchedulerConfigError(f"expected a dict, got {type(schema).__name__}", config_name=where)
+        raw = schema.get("chunkable_attrs") or []
         if not isinstance(raw, (list, tuple)):
-            raise ConfigError(f"expected a list, got {type(raw).__name__}", config_name=f"{where}.chunkable_attrs")
-        attrs = []
+            raise SchedulerConfigError(f"expected a list, got {type(raw).__name__}",
+                                       config_name=f"{where}.chunkable_attrs")
+        attrs: List[str] = []
         for item in raw:
             name = item[0] if isinstance(item, (list, tuple)) and item else item
             if (not isinstance(name, str) or not _ATTR_NAME.fullmatch(name) or name.endswith("s")
                     or name == "day" or name in attrs):
-                raise ConfigError(f"expected distinct singular attribute names not ending in 's' (nor 'day'), "
-                                  f"got {name!r}", config_name=f"{where}.chunkable_attrs")
+                raise SchedulerConfigError(f"expected distinct singular attribute names not ending in 's' (nor 'day'), "
+                                           f"got {name!r}", config_name=f"{where}.chunkable_attrs")
             attrs.append(name)
         return attrs
+
+    def initialize_from_job_schema(self) -> None:
+        """Set :attr:`chunkable_attrs` from ``config['job_schema']``.
+
+        :raises SchedulerConfigError: The schema is malformed (see ``_chunkable_attrs_of``).
+
+        .. code-block:: python
+
+            scheduler.config['job_schema'] = {'chunkable_attrs': ['topic', 'word']}
+            scheduler.initialize_from_job_schema()
+            scheduler.chunkable_attrs  # ['topic', 'word']
+        """
+        self.chunkable_attrs = self._chunkable_attrs_of(self.config.get("job_schema"), "job_schema")
+
+    def apply_job_schema(self, name: Optional[str] = None) -> None:
+        """Make the job schema variant ``name`` (``default`` if None) the ``config['job_schema']`` in use. The
+        :attr:`chunkable_attrs` are set again only when the schema changes, so names you assigned stay while the
+        schema does. :meth:`construct_job_data` applies the schema of each job's ``job_schema_name``.
+
+        :param name: A key of ``config['job_schema_variants']``.
+        :raises UnknownJobSchema: No such variant (``field`` is ``job_schema_name``).
+
+        .. code-block:: python
+
+            scheduler = Scheduler(custom_config={'job_schema_variants': {'by_topic': {'chunkable_attrs': ['topic']}}})
+            scheduler.apply_job_schema('by_topic')
+            scheduler.chunkable_attrs  # ['topic']
+        """
+        if name is not None and not isinstance(name, str):
+            raise InvalidJob(f"expected a string, got {name!r}", field="job_schema_name", value=name)
+        variants = self.config.get("job_schema_variants") or {}
+        if name and name not in variants:
+            raise UnknownJobSchema(f"unknown job schema {name!r}; known: {sorted(variants)}", field="job_schema_name",
+                                   value=name)
+        # A config replaced after construction may lack the 'default' variant: then the schema in use stays.
+        schema = variants[name] if name else variants.get("default", self.config.get("job_schema"))
+        if self.config.get("job_schema") != schema:
+            self.config["job_schema"] = copy.deepcopy(schema)
+            self.initialize_from_job_schema()
 
     # Chunking --------------------------------------------------------------------------------------------------
 
     def construct_job_data(self, job: Dict, skeleton: Optional[Dict] = None) -> List[Dict]:
-        """Chunk a job into task payloads: dates first (:meth:`chunk_dates`), then the chunkable attributes
-        (:meth:`chunk_job`). Control keys (``period``, ``lambda_name``, ``labourer_id``, ``job_schema_name``,
-        ``isolate_*``, ``max_*_per_batch``) are not copied into payloads.
+        """Chunk a job into task payloads with the job schema of its ``job_schema_name`` (see
+        :meth:`apply_job_schema`): dates first (:meth:`chunk_dates`), then the chunkable attributes
+        (:meth:`chunk_job`). Control keys of the job (``period``, ``lambda_name``, ``labourer_id``,
+        ``job_schema_name``, ``isolate_*``, ``max_*_per_batch``) are not copied into payloads.
 
         :param job: The job.
-        :param skeleton: Attributes every payload gets.
+        :param skeleton: Attributes every payload gets as given (they win over the job's).
         :return: One payload per task.
         :raises InvalidJob: Naming the field at fault.
 
         .. code-block:: python
 
-            scheduler.construct_job_data({'lambda_name': 'w', 'words': ['a', 'b'], 'isolate_words': True})
-            # [{'words': ['a']}, {'words': ['b']}]   (with chunkable_attrs ['word'])
+            scheduler.construct_job_data({'lambda_name': 'w', 'words': ['a', 'b'], 'isolate_words': True},
+                                         skeleton={'labourer_id': 'w'})
+            # [{'words': ['a'], 'labourer_id': 'w'}, {'words': ['b'], 'labourer_id': 'w'}]   (chunkable_attrs ['word'])
         """
-        name = job.get("job_schema_name")
-        if name is not None and not isinstance(name, str):
-            raise InvalidJob(f"expected a string, got {name!r}", field="job_schema_name", value=name)
-        self.job_schema_name = name
+        self.apply_job_schema(job.get("job_schema_name"))
         tasks = []
-        for dated in self.chunk_dates(job, skeleton):
+        for dated in self.chunk_dates(job):
             tasks.extend(self.chunk_job(dated))
         known = {f"{attr}s" for attr in self.chunkable_attrs} | {"days"}
-        return [self._clean(task, known) for task in tasks]
+        return [{**self._clean(task, known), **copy.deepcopy(skeleton or {})} for task in tasks]
 
     @staticmethod
     def _clean(task: Dict, known: set) -> Dict:
@@ -366,20 +448,20 @@ class Scheduler(Essential):
 
     def chunk_dates(self, job: Dict, skeleton: Optional[Dict] = None) -> List[Dict]:
         """Expand ``period`` (or validate ``date_list``) into ``date_list`` and chunk it by ``isolate_days`` or
-        ``max_days_per_batch``. Dates are chunked at the root of the job only.
+        ``max_days_per_batch``. Dates are chunked at the root of the job only. ``period`` and the days flags are
+        consumed: the results carry ``date_list`` instead.
 
         :param job: The job.
         :param skeleton: Attributes every result gets (they win over the job's).
-        :return: The job once per chunk of dates, or once as it is when it has no dates.
+        :return: The job once per chunk of dates, or once (without the days flags) when it has no dates.
         :raises InvalidJob: Unknown ``period``, malformed ``date_list``, both given, or a days flag without dates.
 
         .. code-block:: python
 
             scheduler.chunk_dates({'period': 'last_2_days', 'max_days_per_batch': 1, 'a': 1})
-            # [{'max_days_per_batch': 1, 'a': 1, 'date_list': ['2026-11-20']},
-            #  {'max_days_per_batch': 1, 'a': 1, 'date_list': ['2026-11-21']}]   (today 2026-11-22)
+            # [{'a': 1, 'date_list': ['2026-11-20']}, {'a': 1, 'date_list': ['2026-11-21']}]   (today 2026-11-22)
         """
-        rest = {key: value for key, value in job.items() if key not in ("period", "date_list")}
+        rest = {key: value for key, value in job.items() if key not in _DATE_KEYS}
         skeleton = dict(skeleton or {})
         period, date_list = job.get("period"), job.get("date_list")
         isolate, size = self._flags("days", job)
@@ -422,7 +504,7 @@ class Scheduler(Essential):
         chain = self.chunkable_attrs
         if not chain:
             return [{**job, **skeleton}]
-        attr = attr or chain[0]
+        attr = chain[self.get_index_from_list(attr, chain)] if attr else chain[0]
         key, values, rest, next_attr = self._level(attr, job)
 
         def go_on(child: Dict, child_skeleton: Dict) -> List[Dict]:
@@ -468,14 +550,18 @@ class Scheduler(Essential):
         ``isolate_<attr>s`` or ``max_<attr>s_per_batch`` flag at this level, in a nested payload, or for a later
         chunkable attribute beside it.
 
-        :param attr: Singular name of the attribute.
+        :param attr: Name of the attribute, singular or plural; an attribute that is not chunkable needs no chunking.
         :param data: The job (or the part of it at this level).
 
         .. code-block:: python
 
-            scheduler.needs_chunking('topic', {'topics': {'cars': {'words': ['a', 'b']}}, 'isolate_words': True})
+            scheduler.needs_chunking('topics', {'topics': {'cars': {'words': ['a', 'b']}}, 'isolate_words': True})
             # True   (chunkable_attrs ['topic', 'word'])
         """
+        try:
+            attr = self.chunkable_attrs[self.get_index_from_list(attr, self.chunkable_attrs)]
+        except ValueError:
+            return False
         key, values, rest, next_attr = self._level(attr, data)
         if key is not None:
             isolate, size = self._flags(f"{attr}s", data)
@@ -489,16 +575,40 @@ class Scheduler(Essential):
         """Whether a nested payload of ``values`` needs chunking, with the flags (not the values) it inherits."""
         if next_attr is None:
             return False
-        flags = {key: value for key, value in rest.items() if _FLAG.fullmatch(key)}
+        flags = self.get_isolate_attributes_from_job(rest)
         return any(isinstance(nested, dict) and self.needs_chunking(next_attr, {**flags, **nested})
                    for nested in values.values())
 
+    def get_next_chunkable_attr(self, attr: str) -> Optional[str]:
+        """The chunkable attribute after ``attr`` (singular or plural) in :attr:`chunkable_attrs`; None after the last
+        one or for an attribute that is not chunkable.
+
+        .. code-block:: python
+
+            scheduler.get_next_chunkable_attr('topics')  # 'word'   (chunkable_attrs ['topic', 'word'])
+        """
+        try:
+            index = self.get_index_from_list(attr, self.chunkable_attrs)
+        except ValueError:
+            return None
+        return self.chunkable_attrs[index + 1] if index + 1 < len(self.chunkable_attrs) else None
+
+    @staticmethod
+    def get_isolate_attributes_from_job(data: Dict) -> Dict:
+        """The chunking flags of ``data``: its ``isolate_*`` and ``max_*_per_batch`` items.
+
+        .. code-block:: python
+
+            Scheduler.get_isolate_attributes_from_job({'words': ['a'], 'isolate_words': True})
+            # {'isolate_words': True}
+        """
+        return {key: value for key, value in data.items() if _FLAG.fullmatch(key)}
+
     def _level(self, attr: str, data: Dict) -> Tuple[Optional[str], Any, Dict, Optional[str]]:
-        """(the key holding the values of ``attr`` in ``data`` or None, those values, the rest of ``data``, the next
-        chunkable attribute or None). The plural key is the usual one; the singular one holds a single value."""
-        chain = self.chunkable_attrs
-        index = self.get_index_from_list(attr, chain)
-        next_attr = chain[index + 1] if index + 1 < len(chain) else None
+        """(the key holding the values of ``attr`` (a singular name of :attr:`chunkable_attrs`) in ``data`` or None,
+        those values, the rest of ``data``, the next chunkable attribute or None). The plural key is the usual one;
+        the singular one holds a single value."""
+        next_attr = self.get_next_chunkable_attr(attr)
         plural = f"{attr}s"
         present = [key for key in (plural, attr) if data.get(key) is not None]
         if len(present) > 1:
@@ -509,15 +619,21 @@ class Scheduler(Essential):
 
     @staticmethod
     def _flags(plural: str, data: Dict) -> Tuple[bool, Optional[int]]:
-        """(``isolate_<plural>``, ``max_<plural>_per_batch``) of ``data``, validated."""
+        """(``isolate_<plural>``, ``max_<plural>_per_batch``) of ``data``, validated. Text is accepted as jobs built
+        from text give it: ``"True"``, ``"false"``, ``"yes"``, ``"3"``..."""
         isolate = data.get(f"isolate_{plural}")
-        if isolate is not None and not isinstance(isolate, bool):
-            raise InvalidJob(f"expected true or false, got {isolate!r}", field=f"isolate_{plural}", value=isolate)
+        try:
+            isolate = to_bool(isolate)
+        except ValueError:
+            raise InvalidJob(f"expected true or false, got {isolate!r}", field=f"isolate_{plural}",
+                             value=isolate) from None
         size = data.get(f"max_{plural}_per_batch")
+        if isinstance(size, str) and size.strip().isdecimal():
+            size = int(size)
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise InvalidJob(f"expected a positive integer, got {size!r}", field=f"max_{plural}_per_batch",
                              value=size)
-        return bool(isolate), size
+        return isolate, size
 
     @staticmethod
     def validate_list_of_vals(data: Union[list, set, tuple, Dict]) -> list:
@@ -567,13 +683,19 @@ class Scheduler(Essential):
 
     # Periods ---------------------------------------------------------------------------------------------------
 
-    def today_date(self) -> datetime.date:
-        """Today in UTC: the date every period counts from (tests replace it)."""
-        return datetime.datetime.now(datetime.timezone.utc).date()
+    def today_date(self) -> date:
+        """Today, the date every period counts from: ``datetime.date.today()`` (UTC in Lambda), looked up at every
+        call, so tests may patch ``sosw.scheduler.datetime``, or replace this method.
+        """
+        return datetime.date.today()
 
     def custom_period_patterns(self) -> List[Tuple[str, Callable[[str], List[str]]]]:
         """Periods of your own, tried before the built-in ones: ``(regular expression, method)`` pairs. The
         expression must match the whole period; the method gets the period and returns dates as ``YYYY-MM-DD``.
+
+        By default the pairs come from ``config['custom_period_patterns']``, a list of regular expressions named as
+        the original named them: the expression with its first ``[0-9]+`` replaced by ``x`` is the name of the
+        method (``'last_[0-9]+_weeks'`` calls ``last_x_weeks``), which takes the period or no argument.
 
         .. code-block:: python
 
@@ -584,8 +706,43 @@ class Scheduler(Essential):
                 def last_x_weeks(self, pattern):
                     weeks = int(pattern.split('_')[1])
                     return self.last_x_days(f'last_{7 * weeks}_days')
+
+            # or, with the same method, in the config: {"custom_period_patterns": ["last_[0-9]+_weeks"]}
         """
-        return []
+        return self._configured_period_patterns()
+
+    def _configured_period_patterns(self) -> List[Tuple[str, Callable[[str], List[str]]]]:
+        """The ``(expression, method)`` pairs of ``config['custom_period_patterns']``, validated.
+
+        :raises SchedulerConfigError: Not a list of valid expressions, or one names no method of this class.
+        """
+        patterns = self.config.get("custom_period_patterns") or []
+        if not isinstance(patterns, (list, tuple)):
+            raise SchedulerConfigError(f"expected a list of patterns, got {type(patterns).__name__}",
+                                       config_name="custom_period_patterns")
+        pairs = []
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except (TypeError, re.error) as err:
+                raise SchedulerConfigError(f"expected a regular expression, got {pattern!r} ({err})",
+                                           config_name="custom_period_patterns") from None
+            name = pattern.replace("[0-9]+", "x", 1)
+            method = getattr(self, name, None) if _ATTR_NAME.fullmatch(name) else None
+            if not callable(method):
+                raise SchedulerConfigError(f"{pattern!r} names no method {name!r} of {type(self).__name__}",
+                                           config_name="custom_period_patterns")
+            pairs.append((pattern, self._takes_period(method)))
+        return pairs
+
+    @staticmethod
+    def _takes_period(method: Callable) -> Callable[[str], List[str]]:
+        """``method`` as a function of the period: the original called methods without arguments too."""
+        try:
+            inspect.signature(method).bind("period")
+        except TypeError:
+            return lambda period: method()
+        return method
 
     def get_dates_for_period(self, period: str) -> List[str]:
         """The dates of ``period`` as ``YYYY-MM-DD`` strings, from :meth:`custom_period_patterns` or the built-in
@@ -615,14 +772,14 @@ class Scheduler(Essential):
     def _validate_dates(dates: Any, field: str) -> List[str]:
         if not isinstance(dates, (list, tuple)) or not dates:
             raise InvalidJob(f"expected a non-empty list of YYYY-MM-DD dates, got {dates!r}", field=field, value=dates)
-        for date in dates:
-            valid = isinstance(date, str) and _DATE.fullmatch(date)
+        for day in dates:
+            valid = isinstance(day, str) and _DATE.fullmatch(day)
             try:
-                valid = valid and datetime.date.fromisoformat(date)
+                valid = valid and date.fromisoformat(day)
             except ValueError:
                 valid = False
             if not valid:
-                raise InvalidJob(f"expected YYYY-MM-DD dates, got {date!r}", field=field, value=date)
+                raise InvalidJob(f"expected YYYY-MM-DD dates, got {day!r}", field=field, value=day)
         return list(dates)
 
     @staticmethod
@@ -640,7 +797,7 @@ class Scheduler(Essential):
     def _days(self, first_back: int, last_back: int) -> List[str]:
         """Dates from ``first_back`` down to ``last_back`` days before today, ascending."""
         today = self.today_date()
-        return [(today - datetime.timedelta(days=back)).isoformat() for back in range(first_back, last_back - 1, -1)]
+        return [(today - timedelta(days=back)).isoformat() for back in range(first_back, last_back - 1, -1)]
 
     def today(self, pattern: str = "today") -> List[str]:
         """``[today]`` (UTC).
@@ -743,7 +900,8 @@ class Scheduler(Essential):
 
     @property
     def _context(self) -> Any:
-        return self.lambda_context or sosw.app.global_vars.lambda_context
+        # The module-level name, looked up now: tests set or patch ``sosw.scheduler.global_vars``.
+        return self.lambda_context or global_vars.lambda_context
 
     def set_queue_file(self, name: Optional[str] = None) -> None:
         """Start with a queue file: ``<queue_dir>/<name>``, in S3 ``<s3_prefix><name>``. The job id is the name
@@ -758,9 +916,7 @@ class Scheduler(Essential):
             scheduler.local_queue_file  # '/tmp/5f0c...e1.jsonl'
         """
         name = name or f"{uuid.uuid4().hex}.jsonl"
-        directory = self.config.get("queue_dir") or tempfile.gettempdir()
-        #: Local path of the queue file.
-        self.local_queue_file = os.path.join(directory, name)
+        self._queue_file_name = name
         #: Id of the job whose rows the queue file holds; task ids derive from it.
         self.job_id = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
         self._labourer_id: Optional[str] = None
@@ -769,7 +925,12 @@ class Scheduler(Essential):
         self._remote_rows_done = 0  # rows of the S3 copy that are in DynamoDB
         self._lock_status = _MISSING
 
-    def _queue_file_name(self, key: Any) -> str:
+    @property
+    def local_queue_file(self) -> str:
+        """Local path of the queue file: ``<queue_dir>/<name>``."""
+        return os.path.join(self.config.get("queue_dir") or tempfile.gettempdir(), self._queue_file_name)
+
+    def _queue_file_name_from_key(self, key: Any) -> str:
         """The file name of a ``queue_file`` given in an event: a key under ``s3_prefix``, locked or not."""
         if not isinstance(key, str):
             raise InvalidEvent(f"expected an S3 key, got {key!r}", field="queue_file", value=key)
@@ -782,12 +943,12 @@ class Scheduler(Essential):
     @property
     def remote_queue_file(self) -> str:
         """S3 key of the queue file while no Scheduler works on it."""
-        return f"{self._prefix}{os.path.basename(self.local_queue_file)}"
+        return f"{self._prefix}{self._queue_file_name}"
 
     @property
     def remote_queue_locked_file(self) -> str:
         """S3 key of the queue file while a Scheduler works on it: no other may touch it."""
-        return f"{self._prefix}locked_{os.path.basename(self.local_queue_file)}"
+        return f"{self._prefix}locked_{self._queue_file_name}"
 
     def task_id(self, row: int) -> str:
         """The task id of row ``row`` of the current job: the same for every attempt to write it.
@@ -800,9 +961,12 @@ class Scheduler(Essential):
 
     def _get_labourer(self, name: str, field: str = "lambda_name") -> Labourer:
         try:
-            return self.task_client.get_labourer(name)
+            labourer = self.task_client.get_labourer(name)
         except LabourerNotFound as err:
             raise LabourerNotFound(err.message, field=field, value=name) from None
+        if labourer is None:  # a TaskManager of the original's kind answers None
+            raise LabourerNotFound(f"{name!r} is not a configured Labourer", field=field, value=name)
+        return labourer
 
     def parse_job_to_file(self, job: Dict) -> int:
         """Chunk the whole job into ``local_queue_file``, one ``{"task_id", "payload"}`` JSON line per task.
@@ -845,30 +1009,49 @@ class Scheduler(Essential):
 
     @staticmethod
     def pop_rows_from_file(file_name: str, rows: Optional[int] = 1) -> List[str]:
-        """Read rows from the top of a file and remove them from it (the rest is rewritten, then swapped in).
+        """Read rows from the top of a file and remove them from it (the rest is rewritten, then swapped in). A file
+        left empty is deleted.
 
         :param file_name: File to read.
         :param rows: Number of rows to pop.
-        :return: The rows, without their line ends.
+        :return: The rows, without their line ends; ``[]`` if there is no such file.
 
         .. code-block:: python
 
             Scheduler.pop_rows_from_file('/tmp/queue.jsonl', rows=2)  # ['{"task_id": ...}', '{"task_id": ...}']
         """
         popped: List[str] = []
-        with open(file_name, encoding="utf-8") as source:
-            while len(popped) < (rows or 0):
-                line = source.readline()
-                if not line:
-                    break
-                popped.append(line.rstrip("\n"))
-            if not popped:
-                return popped
-            rest = f"{file_name}.rest"
-            with open(rest, "w", encoding="utf-8") as target:
-                shutil.copyfileobj(source, target, 1 << 20)
-        os.replace(rest, file_name)
+        rest = f"{file_name}.rest"
+        try:
+            with open(file_name, encoding="utf-8") as source:
+                while len(popped) < (rows or 0):
+                    line = source.readline()
+                    if not line:
+                        break
+                    popped.append(line.rstrip("\n"))
+                if popped:
+                    with open(rest, "w", encoding="utf-8") as target:
+                        shutil.copyfileobj(source, target, 1 << 20)
+        except FileNotFoundError:
+            return popped
+        if popped:
+            os.replace(rest, file_name)
+        if os.path.getsize(file_name) == 0:
+            os.remove(file_name)
         return popped
+
+    def clean_tmp(self, file_name: Optional[str] = None) -> None:
+        """Delete a local file if it exists.
+
+        :param file_name: The file; :attr:`local_queue_file` if omitted.
+
+        .. code-block:: python
+
+            scheduler.clean_tmp()
+        """
+        path = file_name or self.local_queue_file
+        if os.path.isfile(path):
+            os.remove(path)
 
     @staticmethod
     def _read_rows(queue: Any, rows: int) -> List[str]:
@@ -909,7 +1092,7 @@ class Scheduler(Essential):
         """Whether a lock may be taken over: it is ours (a Lambda retry of its owner) or it is stale."""
         if metadata.get(_META_OWNER) == self._owner:
             return True
-        age = (datetime.datetime.now(datetime.timezone.utc) - last_modified).total_seconds()
+        age = time.time() - last_modified.timestamp()
         return age > float(self.config["queue_lock_timeout"])
 
     def _download(self, response: Dict) -> None:
@@ -1034,8 +1217,7 @@ class Scheduler(Essential):
         try:
             if in_s3 and self.get_and_lock_queue_file() is None:
                 logger.info("queue file %s: %s", self.remote_queue_file, self._lock_status)
-                if os.path.exists(path):
-                    os.remove(path)
+                self.clean_tmp(path)
                 return self._result(self._lock_status, 0, in_s3)
             if not in_s3 and self._retry_possible:
                 # A Lambda retry of this invocation might find this one batch written already.
@@ -1043,8 +1225,9 @@ class Scheduler(Essential):
             labourer = self._get_labourer(self._labourer_id, "labourer_id")
             created = batches = consumed = 0
             # Read straight through; the durable progress is the S3 copy's checkpoint, so the local file is
-            # rewritten once, at a hand-off, not after every batch (which made big jobs quadratic).
-            with open(path, encoding="utf-8") as queue:
+            # rewritten once, at a hand-off, not after every batch (which made big jobs quadratic). A queue taken over
+            # with every row written is gone: pop_rows_from_file deletes the file it empties.
+            with open(path, encoding="utf-8") if os.path.exists(path) else io.StringIO() as queue:
                 lines = self._read_rows(queue, self.batch_size)
                 while lines:
                     if batches and not self.sufficient_execution_time_left:
@@ -1067,13 +1250,12 @@ class Scheduler(Essential):
                 return self._hand_off(created)
             if in_s3:
                 self.s3_client.delete_object(Bucket=self._bucket, Key=self.remote_queue_locked_file)
-            os.remove(path)
+            self.clean_tmp(path)
             logger.info("job %s: done, %d tasks created by this invocation", self.job_id, created)
             return self._result("done", created, in_s3)
         except BaseException:
             # The durable copy is in S3 (or, for a one-batch job, the event a retry brings again): /tmp is only space.
-            if os.path.exists(path):
-                os.remove(path)
+            self.clean_tmp(path)
             raise
 
     def _hand_off(self, created: int) -> Dict[str, Any]:

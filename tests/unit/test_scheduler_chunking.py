@@ -186,9 +186,11 @@ INVALID_CASES = [
      {"topics": {"cars": ["a"], "food": None}, "isolate_topics": True}, "topics.cars"),
     ("a bad value deep inside", ["topic", "word"],
      {"topics": {"cars": {"words": [None]}}, "isolate_words": True}, "words"),
-    ("isolate flag not a boolean", ["word"], {"words": ["a"], "isolate_words": "yes"}, "isolate_words"),
+    ("isolate flag not a boolean", ["word"], {"words": ["a"], "isolate_words": "maybe"}, "isolate_words"),
+    ("isolate flag a list", ["word"], {"words": ["a"], "isolate_words": [True]}, "isolate_words"),
     ("max per batch zero", ["word"], {"words": ["a"], "max_words_per_batch": 0}, "max_words_per_batch"),
-    ("max per batch not an integer", ["word"], {"words": ["a"], "max_words_per_batch": "2"}, "max_words_per_batch"),
+    ("max per batch not an integer", ["word"], {"words": ["a"], "max_words_per_batch": "two"}, "max_words_per_batch"),
+    ("max per batch a fraction", ["word"], {"words": ["a"], "max_words_per_batch": 2.5}, "max_words_per_batch"),
     ("singular and plural both given", ["word"], {"word": "a", "words": ["b"]}, "word"),
     ("a flag of no chunkable attribute", ["word"], {"words": ["a"], "isolate_colors": True}, "isolate_colors"),
     ("a batch size of no chunkable attribute", [], {"max_things_per_batch": 2}, "max_things_per_batch"),
@@ -218,12 +220,15 @@ def test_job_schema_variant_is_picked_by_name():
     assert error.value.field == "isolate_topics"
 
 
-@pytest.mark.parametrize("attrs", [["words"], ["day"], ["topic", "topic"], ["2x"], [""], [3], "topic"])
-def test_malformed_chunkable_attrs_is_a_config_error(attrs):
-    scheduler = make()
-    scheduler.config["job_schema"] = {"chunkable_attrs": attrs}
+@pytest.mark.parametrize("attrs", [["words"], ["day"], [["topic", {}], "topic"], ["2x"], [""], [3], "topic"])
+def test_malformed_chunkable_attrs_is_a_config_error_at_construction(attrs):
     with pytest.raises(ConfigError, match="chunkable_attrs"):
-        scheduler.construct_job_data({"a": 1})
+        OfflineScheduler(custom_config={"job_schema": {"chunkable_attrs": attrs}})
+
+
+def test_malformed_job_schema_variant_is_a_config_error_at_construction():
+    with pytest.raises(ConfigError, match="job_schema_variants.by_topic.chunkable_attrs"):
+        make("word", job_schema_variants={"by_topic": {"chunkable_attrs": ["topics"]}})
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -317,13 +322,13 @@ def test_task_ids_are_stable_per_job_and_row():
     assert scheduler.task_id(0) not in ids
 
 
-@pytest.mark.parametrize("rows, popped, left", [(1, ["a"], "b\nc\n"), (2, ["a", "b"], "c\n"), (5, ["a", "b", "c"], ""),
-                                                (0, [], "a\nb\nc\n")])
+@pytest.mark.parametrize("rows, popped, left", [(1, ["a"], "b\nc\n"), (2, ["a", "b"], "c\n"),
+                                                (5, ["a", "b", "c"], None), (0, [], "a\nb\nc\n")])
 def test_pop_rows_from_file(tmp_path, rows, popped, left):
     path = tmp_path / "queue.jsonl"
     path.write_text("a\nb\nc\n")
     assert Scheduler.pop_rows_from_file(str(path), rows=rows) == popped
-    assert path.read_text() == left
+    assert (path.read_text() if path.exists() else None) == left
 
 
 @pytest.mark.parametrize("key, name", [
@@ -332,7 +337,7 @@ def test_pop_rows_from_file(tmp_path, rows, popped, left):
     ("abc.jsonl", "abc.jsonl"),
 ])
 def test_queue_file_of_an_event(key, name):
-    assert make()._queue_file_name(key) == name
+    assert make()._queue_file_name_from_key(key) == name
 
 
 @pytest.mark.parametrize("key", ["other/abc.jsonl", "sosw/scheduler/../x", "sosw/scheduler/..", ".hidden", 5,
@@ -341,5 +346,5 @@ def test_queue_file_of_an_event_outside_the_prefix_is_refused(key):
     from sosw.exceptions import InvalidEvent
 
     with pytest.raises(InvalidEvent) as error:
-        make()._queue_file_name(key)
+        make()._queue_file_name_from_key(key)
     assert error.value.field == "queue_file"

@@ -146,13 +146,12 @@ CHUNK_DATES_CASES = [
     ({"a": 1}, [{"a": 1}]),
     ({"period": "last_2_days", "a": 1}, [{"a": 1, "date_list": ["2026-11-20", "2026-11-21"]}]),
     ({"period": "last_2_days", "isolate_days": True},
-     [{"isolate_days": True, "date_list": ["2026-11-20"]}, {"isolate_days": True, "date_list": ["2026-11-21"]}]),
+     [{"date_list": ["2026-11-20"]}, {"date_list": ["2026-11-21"]}]),
     ({"period": "last_3_days", "max_days_per_batch": 2},
-     [{"max_days_per_batch": 2, "date_list": ["2026-11-19", "2026-11-20"]},
-      {"max_days_per_batch": 2, "date_list": ["2026-11-21"]}]),
+     [{"date_list": ["2026-11-19", "2026-11-20"]}, {"date_list": ["2026-11-21"]}]),
     ({"date_list": ["2026-01-05", "2025-12-31"]}, [{"date_list": ["2026-01-05", "2025-12-31"]}]),
     ({"date_list": ("2026-01-05", "2025-12-31"), "isolate_days": True},
-     [{"isolate_days": True, "date_list": ["2026-01-05"]}, {"isolate_days": True, "date_list": ["2025-12-31"]}]),
+     [{"date_list": ["2026-01-05"]}, {"date_list": ["2025-12-31"]}]),
 ]
 
 
@@ -183,7 +182,7 @@ def test_construct_job_data_drops_the_date_controls():
     ({"period": "fortnight"}, "period"),
     ({"isolate_days": True}, "isolate_days"),
     ({"max_days_per_batch": 2}, "max_days_per_batch"),
-    ({"period": "today", "isolate_days": "true"}, "isolate_days"),
+    ({"period": "today", "isolate_days": "maybe"}, "isolate_days"),
     ({"period": "today", "max_days_per_batch": -1}, "max_days_per_batch"),
 ])
 def test_chunk_dates_errors_name_the_field(job, field):

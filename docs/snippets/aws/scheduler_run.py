@@ -29,7 +29,7 @@ assert all(json.loads(item["payload"])["words"] for item in items)
 
 # Errors come before anything is written: the whole job is chunked and checked first.
 for bad_event, error in [
-    ({"lambda_name": WORKER, "words": ["a"], "isolate_words": "yes"}, InvalidJob),
+    ({"lambda_name": WORKER, "words": ["a"], "isolate_words": "maybe"}, InvalidJob),
     ({"lambda_name": "no_such_worker", "words": ["a"]}, LabourerNotFound),
 ]:
     try:

@@ -77,7 +77,7 @@ assert len(chunk({"words": ["a", "b"], "isolate_words": True, "period": "last_2_
 # Mistakes raise InvalidJob naming the field, before anything is written.
 for bad_job, field in [
     ({"words": ["a", ["b"]], "isolate_words": True}, "words"),  # a value of an unsupported type
-    ({"words": ["a"], "isolate_words": "yes"}, "isolate_words"),  # a flag must be true or false
+    ({"words": ["a"], "isolate_words": "maybe"}, "isolate_words"),  # a flag must read as true or false
     ({"words": ["a"], "max_words_per_batch": 0}, "max_words_per_batch"),  # a batch size must be positive
     ({"colors": ["red"], "isolate_colors": True}, "isolate_colors"),  # not a chunkable attribute
     ({"period": "fortnight"}, "period"),  # unknown period

@@ -34,7 +34,7 @@ META_TABLE = "sosw_tasks_meta"
 # Essentials and notifications.
 WORKER_ASSISTANT_LAMBDA = "sosw_worker_assistant"
 DEAD_SNS_TOPIC = "SoswWorkerErrors"
-AUTOTEST_SNS_TOPIC = "autotest_sosw_topic"
+AUTOTEST_SNS_TOPIC = "autotest_topic"  # the original's; its test-mode recipient was this topic in us-west-2
 SCHEDULER_QUEUE_PREFIX = "sosw/scheduler/"
 
 # The greenfield state machine (see docs/greenfield.rst).

@@ -26,7 +26,7 @@ import logging
 import math
 import os
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from sosw import constants
 from sosw.app import Processor
@@ -36,8 +36,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SiblingsManager"]
 
-#: GetMetricStatistics returns at most this many datapoints per call.
-_MAX_DATAPOINTS = 1440
+#: The function :meth:`SiblingsManager.get_approximate_concurrent_executions` asks about when none is named and
+#: ``AWS_LAMBDA_FUNCTION_NAME`` is not set (outside Lambda), as in the original.
+DEFAULT_FUNCTION_NAME = "test_function"
 
 
 class SiblingsManager(Processor):
@@ -97,49 +98,47 @@ class SiblingsManager(Processor):
     def get_approximate_concurrent_executions(self, minutes_back: int = 5, name: Optional[str] = None) -> int:
         """Approximate number of concurrent executions of a function over the last ``minutes_back`` minutes.
 
-        From CloudWatch metrics of namespace ``AWS/Lambda``: the time the function was busy (``Invocations`` sum ×
-        ``Duration`` average, per minute) divided by the length of the window, rounded up.
+        From CloudWatch metrics of namespace ``AWS/Lambda``, each read as one datapoint aggregated over the whole
+        window (the period is the window): the number of ``Invocations`` times the average ``Duration``, divided by
+        the length of the window, rounded up. ``Invocations`` is not read when there is no ``Duration``.
 
         :param minutes_back: Length of the window, in whole minutes.
-        :param name: Function name; defaults to the running Lambda (``AWS_LAMBDA_FUNCTION_NAME``).
+        :param name: Function name; defaults to the running Lambda (``AWS_LAMBDA_FUNCTION_NAME``), else
+            ``'test_function'``.
         :return: The approximate concurrency; 0 without datapoints.
-        :raises InvalidInput: No function name, or ``minutes_back`` is not a positive integer.
+        :raises InvalidInput: ``minutes_back`` is not a positive integer.
 
         .. code-block:: python
 
             siblings.get_approximate_concurrent_executions(minutes_back=10, name='sosw_orchestrator')  # e.g. 3
         """
-        name = name or os.environ.get(constants.ENV_FUNCTION_NAME)
-        if not name:
-            raise InvalidInput(f"required when {constants.ENV_FUNCTION_NAME} is not set", field="name")
+        name = name or os.environ.get(constants.ENV_FUNCTION_NAME) or DEFAULT_FUNCTION_NAME
         if isinstance(minutes_back, bool) or not isinstance(minutes_back, int) or minutes_back < 1:
             raise InvalidInput(f"expected a positive integer, got {minutes_back!r}", field="minutes_back")
 
+        period = 60 * minutes_back
         end = datetime.now(timezone.utc)
-        start = end - timedelta(minutes=minutes_back)
-        # One-minute periods match Lambda metrics' resolution, until a long window would exceed the datapoint limit.
-        period = 60 * math.ceil(minutes_back / _MAX_DATAPOINTS)
         common = {
             "Namespace": "AWS/Lambda",
-            "Dimensions": [{"Name": "FunctionName", "Value": name}],
-            "StartTime": start,
+            "StartTime": end - timedelta(minutes=minutes_back),
             "EndTime": end,
             "Period": period,
+            "Dimensions": [{"Name": "FunctionName", "Value": name}],
         }
-        invocations = self._datapoints(MetricName="Invocations", Statistics=["Sum"], **common)
         durations = self._datapoints(MetricName="Duration", Statistics=["Average"], **common)
-        if not invocations or not durations:
+        if not durations:
+            logger.debug("no Duration datapoints for %s in the last %d minutes", name, minutes_back)
             return 0
+        invocations = self._datapoints(MetricName="Invocations", Statistics=["Sum"], **common)
+        # One datapoint is expected; should CloudWatch cut the window in two, their sum and mean stand for it.
+        average_duration_ms = sum(durations) / len(durations)
+        return math.ceil(sum(invocations) * average_duration_ms / (1000 * period))
 
-        mean_duration = sum(durations.values()) / len(durations)
-        busy_ms = sum(count * durations.get(timestamp, mean_duration) for timestamp, count in invocations.items())
-        return math.ceil(busy_ms / 1000 / (minutes_back * 60))
-
-    def _datapoints(self, **kwargs: Any) -> Dict[datetime, float]:
-        """The single statistic asked for, by timestamp."""
+    def _datapoints(self, **kwargs: Any) -> List[float]:
+        """The values of the single statistic asked for."""
         statistic = kwargs["Statistics"][0]
         response = self.cloudwatch_client.get_metric_statistics(**kwargs)
-        return {point["Timestamp"]: point[statistic] for point in response.get("Datapoints", [])}
+        return [point[statistic] for point in response.get("Datapoints", [])]
 
     def spawn_sibling(self, lambda_context: Any, payload: Optional[Dict] = None, force: bool = False) -> bool:
         """Invoke a copy of the running function asynchronously, to continue the work.

@@ -18,7 +18,7 @@ from sosw.components.config import (
     get_secrets_credentials,
     update_config,
 )
-from sosw.exceptions import ConfigError
+from sosw.exceptions import ConfigError, InvalidChoice
 
 
 def config_table(make_table, name: str) -> str:
@@ -187,17 +187,23 @@ def test_secrets_by_name_and_by_tag():
     client.create_secret(Name="api", SecretString="plain-token", Tags=[{"Key": "team", "Value": "sosw"}])
     client.create_secret(Name="foreign", SecretString="{}", Tags=[{"Key": "team", "Value": "other"}])
 
-    assert SecretsManager().get_secrets_credentials(type="name", value="db") == {"user": "admin", "password": "pw"}
-    assert get_secrets_credentials(type="name", value="api") == "plain-token"
+    # As the original: {name: SecretString}, the text as stored, for both kinds of search.
+    assert SecretsManager().get_secrets_credentials(type="name", value="db") == {
+        "db": '{"user": "admin", "password": "pw"}',
+    }
+    assert get_secrets_credentials(type="name", value="api") == {"api": "plain-token"}
     assert SecretsManager().get_secrets_credentials(type="tag", value="sosw") == {
-        "db": {"user": "admin", "password": "pw"},
+        "db": '{"user": "admin", "password": "pw"}',
         "api": "plain-token",
     }
+    assert get_secrets_credentials(type="tag", value="nobody") == {}
 
 
 def test_secrets_arguments_are_checked():
-    with pytest.raises(ConfigError, match="value"):
+    with pytest.raises(InvalidChoice, match="value") as err:
         SecretsManager().get_secrets_credentials(type="name")
-    with pytest.raises(ConfigError, match="type"):
+    assert err.value.field == "value"
+    with pytest.raises(InvalidChoice, match="type") as err:
         SecretsManager().get_secrets_credentials(type="arn", value="x")
+    assert err.value.field == "type"
 

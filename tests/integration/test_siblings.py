@@ -183,6 +183,7 @@ def test_approximate_concurrency_without_datapoints_is_zero():
     assert SiblingsManager().get_approximate_concurrent_executions(name="idle") == 0
 
 
-def test_approximate_concurrency_needs_a_function_name():
-    with pytest.raises(ValueError, match="name"):
-        SiblingsManager().get_approximate_concurrent_executions()
+def test_approximate_concurrency_defaults_to_test_function_outside_lambda():
+    put_minute("test_function", 2, invocations=30, durations_ms=[10_000])  # 300 busy seconds in 300 s
+
+    assert SiblingsManager().get_approximate_concurrent_executions() == 1

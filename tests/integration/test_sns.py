@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sosw.app import LambdaGlobals, Processor, get_lambda_handler
-from sosw.components.sns import MAX_MESSAGE_BYTES, SEPARATOR, SnsManager
+from sosw.components.sns import AUTOTEST_RECIPIENT, MAX_MESSAGE_BYTES, SEPARATOR, SnsManager
 from sosw.exceptions import InvalidInput
 from tests.integration.conftest import drain, received, subscribe_queue
 
@@ -191,16 +191,16 @@ def test_failure_midway_keeps_only_the_unpublished_messages(topic):
     published(topic.queue)  # drained: the enveloped copies do not concern this test
 
 
-def test_test_mode_defaults_to_the_autotest_topic(monkeypatch):
+def test_test_mode_sends_to_the_autotest_topic_and_not_at_collection(topic, monkeypatch):
     monkeypatch.setenv("STAGE", "test")
-    arn = boto3.client("sns").create_topic(Name="autotest_sosw_topic")["TopicArn"]
-    queue = subscribe_queue(arn, "autotest_inbox")
-    sns = SnsManager(config={"subject": "s"})
+    sns = SnsManager(config={"recipient": topic.arn, "subject": "s"})
 
-    sns.send_message("hello", force_commit=True)
+    assert sns.recipient == AUTOTEST_RECIPIENT == "arn:aws:sns:us-west-2:000000000000:autotest_topic"
+    sns.send_message("hello")
+    del sns
+    gc.collect()
 
-    assert sns.recipient == arn
-    assert published(queue) == [("s", "hello")]
+    assert published(topic.queue) == []
 
 
 def test_create_topic_and_subscription():

@@ -16,7 +16,7 @@ JSON configs give them).
 
 import logging
 import math
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from sosw import constants
 from sosw.essential import Essential
@@ -28,7 +28,17 @@ logger = logging.getLogger(__name__)
 
 class Orchestrator(Essential):
     """Iterates the configured Labourers and invokes the right number of tasks for each. A Labourer whose run
-    fails (Lambda refuses, a query fails) is logged and counted in ``stats``; the others still run."""
+    fails (Lambda refuses, a query fails) is logged and counted in ``stats``; the others still run.
+
+    Config (``sosw_orchestrator_config`` over ``sosw_essential_config``): ``invocation_number_coefficient``,
+    ``max_simultaneous_invocations`` (for Labourers without their own) and ``task_config``.
+
+    .. code-block:: python
+
+        orchestrator = Orchestrator(custom_config={'task_config': {'labourers': {'my_worker': {
+            'max_simultaneous_invocations': 5}}}})
+        orchestrator({})  # {'my_worker': 5} when five tasks were queued
+    """
 
     DEFAULT_CONFIG: Dict[str, Any] = {
         "init_clients": ["Task"],
@@ -37,7 +47,14 @@ class Orchestrator(Essential):
         "task_config": {},
     }
 
+    task_client: Any = None
+
     def __call__(self, event: Any) -> Dict[str, int]:
+        """Invoke the queued tasks of every Labourer, as many as each may run now.
+
+        :param event: The scheduled event; its content is not used.
+        :return: Tasks invoked per Labourer id.
+        """
         invoked: Dict[str, int] = {}
         for labourer in self.task_client.register_labourers():
             try:
@@ -67,9 +84,20 @@ class Orchestrator(Essential):
             raise ConfigError(f"expected {{health status: coefficient}}, got {raw!r}",
                               config_name="invocation_number_coefficient") from None
 
+    def get_labourers(self) -> List[Labourer]:
+        """The configured Labourers (``task_config.labourers``), as the TaskManager reads them."""
+        return self.task_client.get_labourers()
+
     def get_desired_invocation_number_for_labourer(self, labourer: Labourer) -> int:
-        """How many tasks of the Labourer to invoke now, from its health, its limit and its running tasks."""
-        health = labourer.get_attr("health")
+        """How many tasks of the Labourer to invoke now, from its health, its limit and its running tasks.
+
+        The health is the one registered for this run; a Labourer that was not registered (built by hand, as tests
+        do) gets it from the EcologyManager.
+        """
+        try:
+            health = labourer.get_attr("health")
+        except AttributeError:
+            health = self.task_client.ecology_client.get_labourer_status(labourer=labourer)
         coefficient = self.coefficients.get(int(health), 0)
         limit = labourer.max_simultaneous_invocations
         if limit is None:

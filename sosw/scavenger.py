@@ -20,25 +20,40 @@ class Scavenger(Essential):
     One query per Labourer finds every task that left the queue; each move of a task is a conditional
     transaction, so two Scavengers running at once never archive or re-queue one task twice.
 
-    Retry delay: ``max(max_duration, min_retry_delay) × attempts`` seconds, where ``max_duration`` is the longest
-    recent run of the Labourer (its ``duration`` when unknown).
+    Retry delay: ``max_duration × attempts`` seconds, ``max_duration`` being the Labourer's (see
+    :meth:`calculate_delay_for_task_retry`); ``min_retry_delay`` (seconds, off by default) sets a floor under
+    ``max_duration``.
+
+    Dead tasks are announced through ``sns_client`` (an ``SnsManager`` built from ``sns_config``) to its
+    ``recipient``, by default the topic ``dead_sns_topic`` (``SoswWorkerErrors``) of the account.
+
+    .. code-block:: python
+
+        scavenger = Scavenger(custom_config={'task_config': {'labourers': {'my_worker': {'max_attempts': 5}}}})
+        scavenger()  # {'tasks_archived': 12, 'tasks_moved_to_retry': 1}
     """
 
     DEFAULT_CONFIG: Dict[str, Any] = {
-        "init_clients": ["Task"],
+        "init_clients": ["Task", "Sns"],
         "retry_tasks_limit": 100,
-        "min_retry_delay": 60,
+        "min_retry_delay": 0,
         "sns_config": {"subject": "sosw: task closed as dead"},
         "task_config": {},
     }
 
+    task_client: Any = None
     sns_client: Any = None
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._in_flight: Optional[Dict[str, List[Dict]]] = None
 
-    def __call__(self, event: Any) -> Dict[str, int]:
+    def __call__(self, event: Any = None) -> Dict[str, int]:
+        """Archive, retry or close the tasks of every Labourer.
+
+        :param event: The scheduled event, if any; its content is not used.
+        :return: What changed, e.g. ``{'tasks_archived': 12, 'tasks_moved_to_retry': 1}``.
+        """
         before = self.get_stats()
         for labourer in self.task_client.register_labourers(health=False):
             try:
@@ -89,26 +104,33 @@ class Scavenger(Essential):
 
     def should_retry_task(self, labourer: Labourer, task: Dict[str, Any]) -> bool:
         """Whether the task has attempts left (``attempts < max_attempts`` of the Labourer)."""
-        attempts = int(task.get(self.task_client.get_db_field_name("attempts")) or 0)
+        attempts = int(task.get(self.get_db_field_name("attempts")) or 0)
         return attempts < labourer.get_attr("max_attempts")
 
     def calculate_delay_for_task_retry(self, labourer: Labourer, task: Dict[str, Any]) -> int:
-        """Seconds to wait before the retry: grows with the attempts made."""
+        """Seconds to wait before the retry: ``max_duration × attempts``, so it grows with the attempts made.
+
+        ``max_duration`` is the Labourer's custom attribute, else the EcologyManager's
+        ``get_max_labourer_duration`` (asked once per run and kept on the Labourer). Config ``min_retry_delay``
+        (0 by default) is a floor under ``max_duration``.
+        """
         try:
             max_duration = labourer.get_attr("max_duration")
         except AttributeError:
             max_duration = self.task_client.ecology_client.get_max_labourer_duration(labourer)
             labourer.set_custom_attribute("max_duration", max_duration)
-        attempts = max(int(task.get(self.task_client.get_db_field_name("attempts")) or 0), 1)
-        return int(max(max_duration, int(self.config["min_retry_delay"])) * attempts)
+        attempts = int(task.get(self.get_db_field_name("attempts")) or 0)
+        floor = int(self.config.get("min_retry_delay") or 0)
+        return int(max(int(max_duration), floor) * attempts)
 
     def move_task_to_retry_table(self, task: Dict[str, Any], labourer: Labourer) -> bool:
         """Move one expired task to ``sosw_retry_tasks`` with its retry delay."""
         return self.task_client.move_task_to_retry_table(task, self.calculate_delay_for_task_retry(labourer, task))
 
     def _close_dead(self, labourer: Labourer, tasks: List[Dict[str, Any]]) -> None:
-        _ = self.task_client.get_db_field_name
+        _ = self.get_db_field_name
         closed = set(self.task_client.archive_many(tasks, dead=True))
+        self.stats["closed_dead_tasks"] += len(closed)
         for task in tasks:
             if task[_("task_id")] not in closed:
                 continue
@@ -123,15 +145,14 @@ class Scavenger(Essential):
             }, default=str, indent=2))
 
     def _sns(self) -> Any:
-        if self.sns_client is None:
-            from sosw.components.sns import SnsManager
-
-            config = dict(self.config.get("sns_config") or {})
-            if not config.get("recipient"):
-                topic = self.config.get("dead_sns_topic", constants.DEAD_SNS_TOPIC)
-                config["recipient"] = topic if topic.startswith("arn:") else \
-                    f"arn:aws:sns:{self._region}:{self._account}:{topic}"
-            self.sns_client = SnsManager(config=config, test=self.test)
+        """``sns_client`` with a recipient: ``sns_config.recipient``, else the ``dead_sns_topic`` of the account,
+        resolved at the first dead task so that building a Scavenger asks nothing of STS."""
+        if self.sns_client is None:  # a config whose ``init_clients`` left it out
+            self.register_clients(["Sns"])
+        if not self.sns_client.recipient:
+            topic = self.config.get("dead_sns_topic", constants.DEAD_SNS_TOPIC)
+            self.sns_client.set_recipient(topic if topic.startswith("arn:") else
+                                          f"arn:aws:sns:{self._region}:{self._account}:{topic}")
         return self.sns_client
 
     # Retry -----------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ assert closed == {done: "my_worker_1", doomed: "fragile_worker_0"}
 message = json.loads(json.loads(sqs.receive_message(QueueUrl=queue_url)["Messages"][0]["Body"])["Message"])
 assert (message["event"], message["task_id"], message["attempts"]) == ("task_dead", doomed, 1)
 
-# The failed task waits in sosw_retry_tasks: max(duration 900 s, min_retry_delay 60 s) x 1 attempt.
+# The failed task waits in sosw_retry_tasks: max_duration (900 s) x 1 attempt.
 retry, = boto3.client("dynamodb").scan(TableName="sosw_retry_tasks")["Items"]
 assert abs(int(retry["desired_launch_time"]["N"]) - (int(time.time()) + 900)) <= 5
 

@@ -72,18 +72,25 @@ class ConditionCheckFailed(SoswError, ClientError):
     """A conditional DynamoDB write did not happen because its condition was false.
 
     Subclasses botocore's ``ClientError`` so that code catching that keeps working.
+
+    :param error: The ``ClientError`` botocore raised.
+    :param table_name: The table written to.
+    :param keys: The item's keys (or the row put).
+    :param condition: The condition that was false, as given (text or a boto3 condition object).
+    :param condition_text: The condition as text for the message; ``str(condition)`` if not given. The raiser
+        describes a condition object, whose ``str`` is only its class name.
     """
 
-    def __init__(self, error: ClientError, table_name: str, keys: Any, condition: Any = None):
+    def __init__(self, error: ClientError, table_name: str, keys: Any, condition: Any = None,
+                 condition_text: Optional[str] = None):
         self.table_name = table_name
         self.keys = keys
         self.condition = condition
+        self.condition_text = str(condition) if condition_text is None else condition_text
         ClientError.__init__(self, error.response, error.operation_name)
 
     def __str__(self) -> str:
-        from sosw.components.dynamo_db import describe_condition
-
-        return f"condition failed on {self.table_name} item {self.keys}: {describe_condition(self.condition)}"
+        return f"condition failed on {self.table_name} item {self.keys}: {self.condition_text}"
 
 
 class TransactionCancelled(SoswError):
@@ -92,14 +99,6 @@ class TransactionCancelled(SoswError):
     def __init__(self, message: str, reasons: list):
         self.reasons = reasons
         super().__init__(message)
-
-
-class TaskNotQueued(SoswError, RuntimeError):
-    """A task could not be marked invoked: it is no longer queued (another Orchestrator took it, or it completed)."""
-
-    def __init__(self, task_id: str):
-        self.task_id = task_id
-        super().__init__(f"task {task_id!r} is not queued any more; not invoked")
 
 
 class InvocationError(SoswError):

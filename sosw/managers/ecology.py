@@ -13,16 +13,23 @@ Ecology: how well a Labourer may work right now. Its health is the worst status 
         },
     })
     EcologyManager().get_labourer_status(labourer)
+
+``feeling_comparison_operator`` is a symbol (``'<='``, ``'<'``, ``'>='``, ``'>'``, ``'=='``) or the name of the
+``operator`` function, as configs of sosw 0.7.47 give it (``'__le__'``, ``'le'``, ...).
 """
 
 import datetime
 import logging
 import operator
+import statistics
 from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional, Union
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from sosw.app import Processor
-from sosw.exceptions import ConfigError
+from sosw.components.helpers import make_hash
+from sosw.exceptions import ConfigError, UnsupportedSetting
 from sosw.labourer import Labourer
 
 logger = logging.getLogger(__name__)
@@ -45,10 +52,31 @@ OPERATORS: Dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     "==": operator.eq,
 }
+# The original looked the operator up by name in the ``operator`` module: configs say '__le__' (or 'le').
+OPERATORS.update({f"__{fn.__name__}__": fn for fn in list(OPERATORS.values())})
+OPERATORS.update({fn.__name__: fn for fn in list(OPERATORS.values())})
+
+#: How the datapoints of a window make one value, per CloudWatch statistic.
+AGGREGATORS: Dict[str, Callable[[List[float]], float]] = {
+    "Average": statistics.mean,
+    "Maximum": max,
+    "Minimum": min,
+    "Sum": sum,
+    "SampleCount": sum,
+}
 
 
 class EcologyManager(Processor):
-    """Health of Labourers and counts of their running tasks, kept for one run of an Essential."""
+    """Health of Labourers and counts of their running tasks, kept for one run of an Essential. The TaskManager
+    creates it and hands itself over with :meth:`register_task_manager` at each run, which also resets the caches.
+
+    .. code-block:: python
+
+        ecology = EcologyManager()
+        ecology.register_task_manager(task_manager)
+        ecology.get_labourer_status(labourer)  # 0 (Bad) .. 4 (High)
+        ecology.count_running_tasks_for_labourer(labourer)  # asked of the TaskManager once per run
+    """
 
     DEFAULT_CONFIG = {
         "init_clients": ["cloudwatch"],
@@ -61,47 +89,63 @@ class EcologyManager(Processor):
 
     cloudwatch_client: Any = None
     task_client: Any = None
+    #: Running tasks per Labourer id, counted once per run then kept up to date.
+    running_tasks: Dict[Any, int] = defaultdict(int)
+    #: Values of the health metrics of this run, by ``make_hash(details)``.
+    health_metrics: Dict[int, Optional[float]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.running_tasks: Dict[str, int] = defaultdict(int)
-        self._counted: set = set()
-        self._health: Dict[str, int] = {}
+        self.running_tasks = defaultdict(int)
+        self.health_metrics = {}
+        # A function's timeout is configuration, not state of a run: kept for the life of the container.
+        self._timeouts: Dict[str, Optional[int]] = {}
 
     @property
     def eco_statuses(self) -> List[int]:
+        """The health statuses, worst first: ``[0, 1, 2, 3, 4]``."""
         return [status for status, _ in ECO_STATUSES]
 
     def register_task_manager(self, task_manager: Any) -> None:
-        """Receive the TaskManager that answers task queries (instead of creating another)."""
+        """Receive the TaskManager that answers task queries (instead of creating another), and forget the counts
+        and metric values of the previous run: a warm container serves many runs.
+
+        :param task_manager: The TaskManager of the Essential.
+        """
         self.task_client = task_manager
+        self.reset_cache()
 
     def reset_cache(self) -> None:
-        """Forget counts and health of the previous run: a warm container serves many runs."""
+        """Forget the running tasks and metric values of the previous run."""
         self.running_tasks = defaultdict(int)
-        self._counted = set()
-        self._health = {}
+        self.health_metrics = {}
+
+    def _require_task_client(self) -> Any:
+        if not self.task_client:
+            raise RuntimeError("EcologyManager has no TaskManager: call register_task_manager(task_manager) first")
+        return self.task_client
 
     # Health ----------------------------------------------------------------------------------------------------
 
     def get_labourer_status(self, labourer: Labourer) -> int:
         """The worst (lowest) health over the Labourer's health metrics; 4 (High) when it has none. A metric with
-        no datapoints says nothing and lowers nothing. Computed once per run."""
-        if labourer.id in self._health:
-            return self._health[labourer.id]
+        no datapoints says nothing and lowers nothing. Each metric is read once per run.
+
+        :param labourer: The Labourer, with its ``health_metrics``.
+        """
         health = max(self.eco_statuses)
-        for name, metric in (labourer.health_metrics or {}).items():
+        for name, metric in (getattr(labourer, "health_metrics", None) or {}).items():
             if not isinstance(metric, dict) or "details" not in metric:
                 raise ConfigError("a health metric needs 'details', 'feelings' and 'feeling_comparison_operator'",
                                   config_name=f"labourers.{labourer.id}.health_metrics.{name}")
-            datapoints = self.fetch_metric_stats(metric["details"])
-            if not datapoints:
+            key = make_hash(metric["details"])
+            if key not in self.health_metrics:
+                self.health_metrics[key] = self.fetch_metric_stats(metric["details"])
+            value = self.health_metrics[key]
+            if value is None:
                 logger.info("health metric %s of %s has no datapoints; ignored", name, labourer.id)
                 continue
-            latest = max(datapoints, key=lambda d: d["Timestamp"])
-            statistic = next(k for k in ("Average", "Maximum", "Minimum", "Sum", "SampleCount") if k in latest)
-            health = min(health, self.get_health(latest[statistic], metric))
-        self._health[labourer.id] = health
+            health = min(health, self.get_health(value, metric))
         return health
 
     def get_health(self, value: Union[int, float], metric: Dict[str, Any]) -> int:
@@ -111,42 +155,64 @@ class EcologyManager(Processor):
 
         :param value: Current value of the metric.
         :param metric: ``{'feelings': {status: threshold}, 'feeling_comparison_operator': '<='}``.
+        :raises ConfigError: (a ``ValueError``) the thresholds are not in the order of the statuses, e.g. with
+            ``'<='`` a higher status needs a lower threshold.
         """
         op_name = metric.get("feeling_comparison_operator", "<=")
-        op = OPERATORS.get(op_name)
+        op = OPERATORS.get(op_name) if isinstance(op_name, str) else None
         if op is None:
-            raise ConfigError(f"unsupported {op_name!r}; use one of {sorted(OPERATORS)}",
-                              config_name="feeling_comparison_operator")
+            raise UnsupportedSetting(f"unsupported {op_name!r}; use one of {sorted(OPERATORS)}",
+                                     config_name="feeling_comparison_operator")
         try:
             feelings = {int(status): float(threshold) for status, threshold in metric.get("feelings", {}).items()}
         except (TypeError, ValueError):
             raise ConfigError(f"expected {{status: number}}, got {metric.get('feelings')!r}",
                               config_name="feelings") from None
-        for status in sorted(feelings, reverse=True):
-            if op(value, feelings[status]):
+        ordered = sorted(feelings.items(), reverse=True)
+        for (higher, higher_threshold), (lower, lower_threshold) in zip(ordered, ordered[1:]):
+            # A value meeting the lower status's threshold must not also meet the higher one's by construction.
+            if op(lower_threshold, higher_threshold):
+                raise ConfigError(f"thresholds out of order for {op_name!r}: status {lower} has {lower_threshold}, "
+                                  f"status {higher} has {higher_threshold}", config_name="feelings")
+        for status, threshold in ordered:
+            if op(value, threshold):
                 return status
         return 0
 
-    def fetch_metric_stats(self, metric: Optional[Dict[str, Any]] = None, **kwargs: Any) -> List[Dict]:
-        """Datapoints of CloudWatch GetMetricStatistics for ``metric`` (its arguments). ``MetricAggregationTimeSlice``
-        (seconds) sets StartTime/EndTime; missing fields come from ``config['default_metric_values']``."""
-        params = {**self.config.get("default_metric_values", {}), **(metric or {}), **kwargs}
+    def fetch_metric_stats(self, metric: Dict[str, Any]) -> Optional[float]:
+        """The value of a CloudWatch metric over its window: the datapoints of GetMetricStatistics aggregated by
+        the metric's statistic (mean of ``Average``, max of ``Maximum``, ...); ``None`` without datapoints.
+
+        :param metric: GetMetricStatistics arguments; ``MetricAggregationTimeSlice`` (seconds) sets
+            StartTime/EndTime; missing fields come from ``config['default_metric_values']``.
+        :raises UnsupportedSetting: (an ``AssertionError``) more than one statistic is asked.
+        """
+        params = {**self.config.get("default_metric_values", {}), **metric}
         if "Name" in params and "MetricName" not in params:  # the original's examples say Name
             params["MetricName"] = params.pop("Name")
+        stats = params.get("Statistics") or []
+        if len(stats) != 1 or stats[0] not in AGGREGATORS:
+            raise UnsupportedSetting(f"expected one of {sorted(AGGREGATORS)}, got {stats!r}",
+                                     config_name="Statistics")
         window = int(params.pop("MetricAggregationTimeSlice", 300))
         now = datetime.datetime.now(datetime.timezone.utc)
         params.setdefault("EndTime", now)
         params.setdefault("StartTime", now - datetime.timedelta(seconds=window))
-        return self.cloudwatch_client.get_metric_statistics(**params).get("Datapoints", [])
+        datapoints = self.cloudwatch_client.get_metric_statistics(**params).get("Datapoints", [])
+        values = [point[stats[0]] for point in datapoints if stats[0] in point]
+        return AGGREGATORS[stats[0]](values) if values else None
 
     # Running tasks ---------------------------------------------------------------------------------------------
 
     def count_running_tasks_for_labourer(self, labourer: Labourer) -> int:
-        """Tasks of the Labourer assumed running; asked of the TaskManager once per run, then kept up to date by
-        :meth:`add_running_tasks_for_labourer`."""
-        if labourer.id not in self._counted:
-            self.running_tasks[labourer.id] = self.task_client.get_count_of_running_tasks_for_labourer(labourer)
-            self._counted.add(labourer.id)
+        """Tasks of the Labourer assumed running; asked of the TaskManager once per run (unless
+        :attr:`running_tasks` has it), then kept up to date by :meth:`add_running_tasks_for_labourer`.
+
+        :raises RuntimeError: No TaskManager is registered.
+        """
+        task_client = self._require_task_client()
+        if labourer.id not in self.running_tasks:
+            self.running_tasks[labourer.id] = task_client.get_count_of_running_tasks_for_labourer(labourer)
         return self.running_tasks[labourer.id]
 
     def add_running_tasks_for_labourer(self, labourer: Labourer, count: int = 1) -> None:
@@ -156,9 +222,41 @@ class EcologyManager(Processor):
     # Durations -------------------------------------------------------------------------------------------------
 
     def get_labourer_average_duration(self, labourer: Labourer) -> int:
-        """Average seconds of the Labourer's recent completed tasks (costs one query)."""
-        return self.task_client.get_average_labourer_duration(labourer)
+        """Average seconds of the Labourer's recent closed tasks (costs queries; see
+        ``TaskManager.get_average_labourer_duration``).
+
+        :raises RuntimeError: No TaskManager is registered.
+        """
+        return self._require_task_client().get_average_labourer_duration(labourer)
 
     def get_max_labourer_duration(self, labourer: Labourer) -> int:
-        """Longest seconds among the Labourer's recent completed tasks (costs one query)."""
-        return self.task_client.get_max_labourer_duration(labourer)
+        """The timeout configured on the Labourer's Lambda function, asked of Lambda once per container; the
+        Labourer's ``duration`` when Lambda cannot tell.
+
+        :raises RuntimeError: No TaskManager (whose ``lambda_client`` is used) is registered.
+        """
+        name = labourer.function_name
+        if name not in self._timeouts:
+            timeout = None
+            try:
+                response = self._require_task_client().lambda_client.get_function_configuration(FunctionName=name)
+                timeout = int(response["Timeout"])
+            except (ClientError, BotoCoreError, KeyError, TypeError, ValueError) as err:
+                logger.debug("timeout of %s unknown (%s); its duration %s stands", name, err, labourer.duration)
+            self._timeouts[name] = timeout
+        return self._timeouts[name] or labourer.duration
+
+    # The task_client is only a pointer back to the TaskManager: its stats are the TaskManager's to report.
+    def get_stats(self, recursive: bool = False) -> Dict[str, Any]:
+        """Statistics of this EcologyManager alone (``recursive`` is accepted and ignored).
+
+        :param recursive: Ignored: the TaskManager reports its own stats.
+        """
+        return super().get_stats(recursive=False)
+
+    def reset_stats(self, recursive: bool = False) -> None:
+        """Reset the statistics of this EcologyManager alone (``recursive`` is accepted and ignored).
+
+        :param recursive: Ignored: the TaskManager resets its own stats.
+        """
+        super().reset_stats(recursive=False)

@@ -34,14 +34,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sosw import constants
 from sosw.app import Processor
+from sosw.components.benchmark import benchmark
 from sosw.components.helpers import chunks, trim_arn_to_name
 from sosw.exceptions import (
     ConditionCheckFailed,
     ConfigError,
+    InvalidArgument,
     InvalidInput,
+    InvalidTask,
     LabourerNotFound,
     TaskNotFound,
-    TaskNotQueued,
     TransactionCancelled,
 )
 from sosw.labourer import Labourer
@@ -114,13 +116,20 @@ class TaskManager(Processor):
         super().__init__(custom_config=custom_config, **kwargs)
         if self.config.get("meta_handler_config") and self.meta_handler_client is None:
             self.register_clients(["MetaHandler"])
-        self._labourer_timeouts: Dict[str, Optional[int]] = {}
         # The end of each queue as this instance last wrote it: the index it is read from may lag behind writes.
         self._queue_ends: Dict[str, int] = {}
 
     def _on_client_registered(self, name: str, client: Any) -> None:
         if name == "ecology":
             client.register_task_manager(self)
+
+    @property
+    def _meta(self) -> Any:
+        """The MetaHandler when the event log is on, else None."""
+        meta = self.meta_handler_client
+        if meta is None or getattr(meta, "dynamo_db_client", None) is None:
+            return None
+        return meta
 
     # Names -----------------------------------------------------------------------------------------------------
 
@@ -186,45 +195,43 @@ class TaskManager(Processor):
         """
         name = trim_arn_to_name(labourer_id) if isinstance(labourer_id, str) else labourer_id
         for labourer in self.register_labourers(health=False):
-            if labourer.id == name:
+            if str(labourer.id) == str(name):  # configs in the wild use numbers as ids
                 return labourer
         raise LabourerNotFound(f"{labourer_id!r} is not a configured Labourer "
                                f"(known: {sorted(self.config.get('labourers') or {})})", field="labourer_id",
                                value=labourer_id)
 
-    def _lambda_timeout(self, labourer: Labourer) -> Optional[int]:
-        """The function's configured timeout, asked of Lambda once per container."""
-        if labourer.id not in self._labourer_timeouts:
-            timeout = None
-            try:
-                response = self.lambda_client.get_function_configuration(FunctionName=labourer.function_name)
-                timeout = int(response["Timeout"])
-            except (ClientError, BotoCoreError, KeyError, ValueError) as err:
-                logger.debug("timeout of %s unknown (%s); duration stays %s", labourer.id, err, labourer.duration)
-            self._labourer_timeouts[labourer.id] = timeout
-        return self._labourer_timeouts[labourer.id]
-
     def register_labourers(self, health: bool = True) -> List[Labourer]:
         """Labourers stamped for this run: ``start`` (now), ``invoked`` (start + delta), ``expired`` (invoked −
-        (duration + cooldown)), ``max_attempts`` and, if ``health``, ``health`` from the EcologyManager.
+        (duration + cooldown)), ``max_attempts``, ``max_duration`` (the function's timeout, from the
+        EcologyManager) and, if ``health``, ``health`` from the EcologyManager. The EcologyManager gets this
+        TaskManager again, which resets its caches of the previous run.
 
         :param health: Ask the EcologyManager for health (CloudWatch); the Scavenger does not need it.
         """
         if self.ecology_client is not None:
-            self.ecology_client.reset_cache()
+            self.ecology_client.register_task_manager(self)
         start = self.now()
         result = []
         for labourer in self.get_labourers():
-            if not labourer.duration_configured and self.config.get("read_labourer_timeout"):
-                timeout = self._lambda_timeout(labourer)
-                if timeout:
-                    labourer.duration = timeout
+            max_duration = labourer.duration
+            if self.ecology_client is not None and self.config.get("read_labourer_timeout"):
+                max_duration = self.ecology_client.get_max_labourer_duration(labourer)
+                # Only a real number: users' tests give a MagicMock as ecology_client.
+                if not labourer.duration_configured and isinstance(max_duration, int) and max_duration > 0:
+                    labourer.duration = max_duration
+            labourer.set_custom_attribute("max_duration", max_duration)
             labourer.set_custom_attribute("start", start)
             labourer.set_custom_attribute("invoked", start + self._delta)
             labourer.set_custom_attribute("expired", start + self._delta - (labourer.duration + labourer.cooldown))
             max_attempts = (self.config.get(f"max_attempts_{labourer.id}") or getattr(labourer, "max_attempts", None)
                             or self.config["max_attempts"])
             labourer.set_custom_attribute("max_attempts", int(max_attempts))
+            if labourer.max_simultaneous_invocations is None and \
+                    self.config.get("max_simultaneous_invocations") is not None:
+                # The original's task_config default for every Labourer; else the Orchestrator's applies.
+                labourer.set_custom_attribute("max_simultaneous_invocations",
+                                              int(self.config["max_simultaneous_invocations"]))
             if health:
                 status = self.ecology_client.get_labourer_status(labourer) if self.ecology_client else 4
                 labourer.set_custom_attribute("health", status)
@@ -235,7 +242,7 @@ class TaskManager(Processor):
 
     def _query_greenfield(self, labourer: Labourer, value: Any, op: str, **kwargs: Any) -> Any:
         _ = self.get_db_field_name
-        keys = {_("labourer_id"): labourer.id}
+        keys = {_("labourer_id"): str(labourer.id)}
         comparisons = {}
         if op == "between":
             keys[f"st_between_{_('greenfield')}"], keys[f"en_between_{_('greenfield')}"] = value
@@ -263,16 +270,10 @@ class TaskManager(Processor):
         tasks = self._query_greenfield(labourer, labourer.get_attr("start"), "<", max_items=cnt)
         return [t[self.get_db_field_name("task_id")] for t in tasks] if only_ids else tasks
 
-    def _queue_line(self, labourer: Labourer) -> int:
-        """Greenfields below this are queued: the start of the run, or now for a Labourer not registered."""
-        try:
-            return labourer.get_attr("start")
-        except AttributeError:
-            return self.now()
-
     def get_oldest_greenfield_for_labourer(self, labourer: Labourer, reverse: bool = False) -> int:
-        """Greenfield of the head of the queue (``reverse``: of its end); ``FIRST_GREENFIELD`` if it is empty."""
-        tasks = self._query_greenfield(labourer, self._queue_line(labourer), "<", max_items=1, desc=reverse)
+        """Greenfield of the head of the queue (``reverse``: of its end); ``FIRST_GREENFIELD`` if it is empty.
+        Queued means a greenfield below the current time (the Labourer needs no registration)."""
+        tasks = self._query_greenfield(labourer, self.now(), "<", max_items=1, desc=reverse)
         return int(tasks[0][self.get_db_field_name("greenfield")]) if tasks else constants.FIRST_GREENFIELD
 
     def get_newest_greenfield_for_labourer(self, labourer: Labourer) -> int:
@@ -281,7 +282,7 @@ class TaskManager(Processor):
 
     def get_length_of_queue_for_labourer(self, labourer: Labourer) -> int:
         """Number of queued tasks of the Labourer."""
-        return self._query_greenfield(labourer, self._queue_line(labourer), "<", return_count=True)
+        return self._query_greenfield(labourer, self.now(), "<", return_count=True)
 
     def get_invoked_tasks_for_labourer(self, labourer: Labourer,
                                        completed: Optional[bool] = None) -> List[Dict[str, Any]]:
@@ -343,7 +344,7 @@ class TaskManager(Processor):
         in_flight = self.get_tasks_in_flight_for_labourer(labourer)
         counts = {"queued": self.get_length_of_queue_for_labourer(labourer)}
         counts.update({state: len(tasks) for state, tasks in in_flight.items()})
-        counts["retrying"] = self.dynamo_db_client.get_by_query({_("labourer_id"): labourer.id},
+        counts["retrying"] = self.dynamo_db_client.get_by_query({_("labourer_id"): str(labourer.id)},
                                                                 table_name=self._retry_table, return_count=True)
         for state, suffix in (("closed", 1), ("dead", 0)):
             counts[state] = self.dynamo_db_client.get_by_query(
@@ -352,37 +353,66 @@ class TaskManager(Processor):
         return counts
 
     def get_tasks_to_retry_for_labourer(self, labourer: Labourer, limit: Optional[int] = None) -> List[Dict]:
-        """Tasks in ``sosw_retry_tasks`` whose ``desired_launch_time`` has come, earliest first."""
+        """Tasks in ``sosw_retry_tasks`` whose ``desired_launch_time`` has come by the ``start`` of this run,
+        earliest first.
+
+        :param labourer: A registered Labourer.
+        :param limit: At most this many.
+        """
         _ = self.get_db_field_name
         return self.dynamo_db_client.get_by_query(
-            keys={_("labourer_id"): labourer.id, _("desired_launch_time"): self.now()},
+            keys={_("labourer_id"): str(labourer.id), _("desired_launch_time"): labourer.get_attr("start")},
             comparisons={_("desired_launch_time"): "<="},
             table_name=self._retry_table, index_name=self.config["sosw_retry_tasks_greenfield_index"],
             max_items=limit, fetch_all_fields=True,
         )
 
-    def _closed_durations(self, labourer: Labourer) -> List[int]:
-        _ = self.get_db_field_name
-        tasks = self.dynamo_db_client.get_by_query(
-            keys={_("labourer_id_task_status"): f"{labourer.id}_1"},
+    def _recently_closed(self, labourer: Labourer, status: int) -> List[Dict[str, Any]]:
+        """The Labourer's latest closed tasks, completed (``status`` 1) or dead (0), newest first."""
+        return self.dynamo_db_client.get_by_query(
+            keys={self.get_db_field_name("labourer_id_task_status"): f"{labourer.id}_{status}"},
             table_name=self._closed_table, index_name=self.config["sosw_closed_tasks_labourer_status_index"],
             desc=True, max_items=int(self.config["max_closed_to_analyse_for_duration"]), fetch_all_fields=True,
         )
-        durations = []
-        for task in tasks:
-            completed, greenfield = task.get(_("completed_at")), task.get(_("greenfield"))
-            if completed is not None and greenfield is not None:
-                durations.append(max(int(completed) - (int(greenfield) - self._delta), 0))
-        return durations
 
-    def get_average_labourer_duration(self, labourer: Labourer) -> int:
-        """Average seconds of the Labourer's recent completed tasks; its ``duration`` if it has none."""
-        durations = self._closed_durations(labourer)
-        return round(sum(durations) / len(durations)) if durations else labourer.duration
+    def _run_seconds(self, task: Dict[str, Any]) -> Optional[int]:
+        """Seconds of the last run of a completed task: from its invocation (greenfield − delta) to completion."""
+        completed, greenfield = task.get(self.get_db_field_name("completed_at")), \
+            task.get(self.get_db_field_name("greenfield"))
+        if completed is None or greenfield is None:
+            return None
+        return max(int(completed) - (int(greenfield) - self._delta), 0)
+
+    @benchmark
+    def get_average_labourer_duration(self, labourer: Labourer, **kwargs: Any) -> int:
+        """Average seconds per attempt over the Labourer's latest closed tasks (``max_closed_to_analyse_for_duration``
+        of them, completed and dead). Lambda does not tell how long a failed attempt ran, so each attempt of a dead
+        task counts as ``max_duration``. 0 when no task was closed yet. Costs two queries.
+
+        :param labourer: The Labourer (registered, for its ``max_duration``).
+        :param kwargs: Accepted for the original's signature (it took ``*a, **kw``); unused.
+        """
+        _ = self.get_db_field_name
+        closed_at = _("closed_at")
+        tasks = self._recently_closed(labourer, 1) + self._recently_closed(labourer, 0)
+        tasks.sort(key=lambda task: task.get(closed_at) or 0, reverse=True)
+        try:
+            max_duration = labourer.get_attr("max_duration")
+        except AttributeError:
+            max_duration = labourer.duration
+        durations: List[int] = []
+        for task in tasks[:int(self.config["max_closed_to_analyse_for_duration"])]:
+            seconds = self._run_seconds(task)
+            if seconds is None:
+                durations.extend([int(max_duration)] * int(task.get(_("attempts")) or 0))
+            else:
+                durations.append(seconds)
+        return round(sum(durations) / len(durations)) if durations else 0
 
     def get_max_labourer_duration(self, labourer: Labourer) -> int:
-        """Longest seconds among the Labourer's recent completed tasks; its ``duration`` if it has none."""
-        durations = self._closed_durations(labourer)
+        """Longest seconds among the Labourer's recent completed tasks; its ``duration`` if it has none. (The
+        EcologyManager's method of that name gives the function's configured timeout instead.)"""
+        durations = [d for d in map(self._run_seconds, self._recently_closed(labourer, 1)) if d is not None]
         return max(durations) if durations else labourer.duration
 
     # Creating tasks --------------------------------------------------------------------------------------------
@@ -412,7 +442,7 @@ class TaskManager(Processor):
         _ = self.get_db_field_name
         task = {
             _("task_id"): task_id or uuid.uuid4().hex,
-            _("labourer_id"): labourer.id,
+            _("labourer_id"): str(labourer.id),
             _("created_at"): self.now(),
             _("greenfield"): greenfield,
             _("attempts"): 0,
@@ -421,32 +451,32 @@ class TaskManager(Processor):
         task.update(extra or {})
         return task
 
-    def create_task(self, labourer: Labourer, strict: bool = True, **kwargs: Any) -> str:
-        """Queue one task at the end of the Labourer's queue.
+    def create_task(self, labourer: Labourer, strict: bool = True, **kwargs: Any) -> Dict[str, Any]:
+        """Queue one task at the end of the Labourer's queue: one query for the end of the queue, one PutItem (and
+        one for its ``created`` event when the event log is on). For many tasks use :meth:`create_tasks`.
 
         :param labourer: The Labourer to run it.
         :param strict: Forbid keyword arguments that name generated fields (``task_id``, ``greenfield``, ...) unless
             they equal the generated value; with False they are stored as given.
         :param kwargs: The payload (``payload=`` dict, plus any other arguments).
-        :return: The task id.
+        :return: The task as written.
         """
         _ = self.get_db_field_name
         generated = {_(k) for k in ("task_id", "labourer_id", "created_at", "greenfield", "attempts")}
         extra = {k: kwargs.pop(k) for k in list(kwargs) if k in generated}
         if strict:
             for key, value in extra.items():
-                if not (key == _("labourer_id") and value == labourer.id):
+                if not (key == _("labourer_id") and str(value) == str(labourer.id)):
                     raise InvalidInput("is generated; pass strict=False to set it", field=key, value=value)
             extra = {}
         payload = self.construct_payload_for_task(**kwargs)
         greenfield = extra.pop(_("greenfield"), None) or self.get_newest_greenfield_for_labourer(labourer) + self._step
         task = self._new_task(labourer, int(greenfield), payload, task_id=extra.pop(_("task_id"), None), extra=extra)
-        requests = [(self._tasks_table, "put", task)]
-        if self.meta_handler_client:
-            requests.append(self.meta_handler_client.batch_request(task[_("task_id")], "created",
-                                                                   labourer_id=labourer.id))
-        self.dynamo_db_client.batch_write(requests)
-        return task[_("task_id")]
+        self.dynamo_db_client.put(task, table_name=self._tasks_table)
+        if self._meta:
+            self._meta.post(task[_("task_id")], "created", labourer_id=str(labourer.id))
+        self.stats["tasks_created"] += 1
+        return task
 
     def create_tasks(self, labourer: Labourer, payloads: Iterable[Union[Dict, str]],
                      task_ids: Optional[Sequence[str]] = None, skip_existing: bool = False) -> List[str]:
@@ -481,8 +511,8 @@ class TaskManager(Processor):
         for position, (task_id, text) in enumerate(todo, start=1):
             requests.append((self._tasks_table, "put",
                              self._new_task(labourer, newest + self._step * position, text, task_id=task_id)))
-            if self.meta_handler_client:
-                requests.append(self.meta_handler_client.batch_request(task_id, "created", labourer_id=labourer.id))
+            if self._meta:
+                requests.append(self._meta.batch_request(task_id, "created", labourer_id=str(labourer.id)))
         self.dynamo_db_client.batch_write(requests)
         self._queue_ends[labourer.id] = newest + self._step * len(todo)
         self.stats["tasks_created"] += len(todo)
@@ -492,7 +522,7 @@ class TaskManager(Processor):
         _ = self.get_db_field_name
         found: Set[str] = set()
         for table, extra_key in ((self._tasks_table, {}), (self._closed_table, {}),
-                                 (self._retry_table, {_("labourer_id"): labourer.id})):
+                                 (self._retry_table, {_("labourer_id"): str(labourer.id)})):
             keys = [{**extra_key, _("task_id"): task_id} for task_id in ids]
             found.update(item[_("task_id")] for item in
                          self.dynamo_db_client.batch_get_items_one_table(keys, table_name=table, fetch_all_fields=True))
@@ -539,41 +569,59 @@ class TaskManager(Processor):
         return done
 
     def _meta_action(self, task_id: str, action: str, **kwargs: Any) -> List[Dict]:
-        if not self.meta_handler_client:
+        if not self._meta:
             return []
-        return [self.meta_handler_client.transaction_item(task_id, action, **kwargs)]
+        return [self._meta.transaction_item(task_id, action, **kwargs)]
 
     # Invoking --------------------------------------------------------------------------------------------------
 
-    def _invoked_actions(self, labourer: Labourer, task: Dict[str, Any], greenfield: int,
-                         check_running: bool = True) -> List[Dict]:
+    def _invoked_actions(self, labourer: Labourer, task: Dict[str, Any], greenfield: int) -> List[Dict]:
         _ = self.get_db_field_name
         task_id = task[_("task_id")]
-        condition = None
-        if check_running:
-            condition = (Attr(_("greenfield")).eq(task[_("greenfield")])
-                         & Attr(_("greenfield")).lt(labourer.get_attr("start"))
-                         & Attr(_("completed_at")).not_exists())
+        condition = (Attr(_("greenfield")).eq(task[_("greenfield")])
+                     & Attr(_("greenfield")).lt(labourer.get_attr("start"))
+                     & Attr(_("completed_at")).not_exists())
         update = self.dynamo_db_client.make_update_transaction_item(
             {_("task_id"): task_id}, attributes_to_update={_("greenfield"): greenfield},
             attributes_to_increment={_("attempts"): 1}, table_name=self._tasks_table,
             condition_expression=condition)
-        return [update] + self._meta_action(task_id, "invoked", labourer_id=labourer.id,
+        return [update] + self._meta_action(task_id, "invoked", labourer_id=str(labourer.id),
                                             attempt=int(task.get(_("attempts")) or 0) + 1)
 
-    def mark_task_invoked(self, labourer: Labourer, task: Dict[str, Any], check_running: Optional[bool] = True) -> None:
-        """Set the task's greenfield to now + delta and count the attempt.
+    def is_valid_task(self, task: Dict[str, Any]) -> bool:
+        """Whether ``task`` has the fields every task has: ``task_id``, ``labourer_id`` and ``created_at``.
 
-        :param check_running: Only if the task is still queued and unchanged (default): so that concurrent
-            Orchestrators never both invoke it.
-        :raises TaskNotQueued: (a RuntimeError) the task is not queued any more.
+        :param task: A task item.
         """
-        task_id = task[self.get_db_field_name("task_id")]
+        _ = self.get_db_field_name
+        return isinstance(task, dict) and all(_(field) in task for field in ("task_id", "labourer_id", "created_at"))
+
+    def mark_task_invoked(self, labourer: Labourer, task: Dict[str, Any], check_running: Optional[bool] = True) -> None:
+        """Set the task's greenfield to now + delta and count the attempt: one conditional UpdateItem (and one
+        PutItem for the ``invoked`` event when the event log is on). The Orchestrator marks many tasks at once with
+        :meth:`invoke_tasks` instead.
+
+        :param labourer: The task's Labourer, registered for this run.
+        :param task: The task item; its greenfield is updated in place.
+        :param check_running: Only if the task is still queued (``greenfield < start``): so that concurrent
+            Orchestrators never both invoke it. The condition also keeps a missing task from being created.
+        :raises InvalidTask: (an ``AssertionError``) the task belongs to another Labourer.
+        :raises ConditionCheckFailed: (botocore's ``ConditionalCheckFailedException``) the task is not queued any
+            more; nothing changed.
+        """
+        _ = self.get_db_field_name
+        if str(task.get(_("labourer_id"))) != str(labourer.id):
+            raise InvalidTask(f"belongs to {task.get(_('labourer_id'))!r}, not to Labourer {labourer.id!r}",
+                              field=_("labourer_id"), value=task.get(_("labourer_id")))
         greenfield = self.now() + self._delta
-        if not self._transact_per_task([(task_id, self._invoked_actions(labourer, task, greenfield,
-                                                                          bool(check_running)))]):
-            raise TaskNotQueued(task_id)
-        task[self.get_db_field_name("greenfield")] = greenfield
+        self.dynamo_db_client.update(
+            {_("task_id"): task[_("task_id")]}, attributes_to_update={_("greenfield"): greenfield},
+            attributes_to_increment={_("attempts"): 1}, table_name=self._tasks_table,
+            condition_expression=Attr(_("greenfield")).lt(labourer.get_attr("start")) if check_running else None)
+        task[_("greenfield")] = greenfield
+        if self._meta:
+            self._meta.post(task[_("task_id")], "invoked", labourer_id=str(labourer.id),
+                            attempt=int(task.get(_("attempts")) or 0) + 1)
 
     def _payload_for_invocation(self, task: Dict[str, Any]) -> bytes:
         _ = self.get_db_field_name
@@ -589,6 +637,8 @@ class TaskManager(Processor):
                                                  Payload=self._payload_for_invocation(task))
         except (ClientError, BotoCoreError) as err:
             return f"{type(err).__name__}: {err}"
+        if not isinstance(response, dict):  # a test double of the client: nothing to check
+            return None
         if response.get("StatusCode") not in (200, 202) or response.get("FunctionError"):
             return f"Lambda answered {response.get('StatusCode')} {response.get('FunctionError') or ''}".strip()
         return None
@@ -602,7 +652,7 @@ class TaskManager(Processor):
             {_("task_id"): task_id}, attributes_to_update={_("greenfield"): old_greenfield},
             attributes_to_increment={_("attempts"): -1}, table_name=self._tasks_table,
             condition_expression=Attr(_("greenfield")).eq(greenfield) & Attr(_("completed_at")).not_exists())
-        meta = self._meta_action(task_id, "invoke_failed", labourer_id=labourer.id, error=error[:1000])
+        meta = self._meta_action(task_id, "invoke_failed", labourer_id=str(labourer.id), error=error[:1000])
         if not self._transact_per_task([(task_id, [update] + meta)]):
             logger.warning("task %s: invocation failed and the task changed since; left as it is", task_id)
 
@@ -637,19 +687,45 @@ class TaskManager(Processor):
 
     def invoke_task(self, labourer: Labourer, task_id: Optional[str] = None,
                     task: Optional[Dict[str, Any]] = None) -> bool:
-        """Invoke the Worker for one task, given by id (fetched first: safer) or as an item. A task that is not
-        queued any more is skipped without error.
+        """Invoke the Worker for one task, given by id (fetched first: safer against injected tasks) or as an
+        item: :meth:`is_valid_task`, then :meth:`mark_task_invoked`, then Lambda ``invoke``. A task that is not
+        queued any more (another Orchestrator took it) is skipped without error. If Lambda refuses the invocation,
+        the task is put back in the queue as it was.
 
+        :param labourer: The task's Labourer, registered for this run.
+        :param task_id: The task's id; or
+        :param task: the task item.
         :return: Whether it was invoked.
-        :raises TaskNotFound: ``task_id`` does not exist.
+        :raises ~sosw.exceptions.InvalidArgument: (an ``AttributeError``) both or neither of ``task_id`` and ``task``.
+        :raises InvalidTask: (a ``ValueError``) no such task, or the item lacks required fields.
         """
+        if bool(task_id) == bool(task):
+            raise InvalidArgument("give exactly one of task_id and task", field="task_id")
         if task is None:
-            if not task_id:
-                raise InvalidInput("give task_id or task", field="task_id")
             task = self.get_task_by_id(task_id)
             if task is None:
-                raise TaskNotFound(task_id, self._tasks_table)
-        return bool(self.invoke_tasks(labourer, [task]))
+                raise InvalidTask(f"task {task_id!r} not found in {self._tasks_table}", field="task_id", value=task_id)
+        if not self.is_valid_task(task):
+            raise InvalidTask("needs task_id, labourer_id and created_at", field="task", value=task)
+        old_greenfield = task.get(self.get_db_field_name("greenfield"))
+        try:
+            self.mark_task_invoked(labourer, task)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            logger.info("task %s is not queued any more (invoked by a concurrent Orchestrator?); skipped",
+                        task[self.get_db_field_name("task_id")])
+            self.stats["concurrent_task_invocations_skipped"] += 1
+            return False
+        error = self._invoke_lambda(labourer, task)
+        if error is not None:
+            self.stats["invocation_failures"] += 1
+            logger.warning("invoking %s for task %s failed: %s; task put back in the queue", labourer.id,
+                           task[self.get_db_field_name("task_id")], error)
+            self._undo_invoked(labourer, task, old_greenfield, task[self.get_db_field_name("greenfield")], error)
+            return False
+        self.stats["tasks_invoked"] += 1
+        return True
 
     # Completion ------------------------------------------------------------------------------------------------
 
@@ -777,15 +853,18 @@ class TaskManager(Processor):
         self.stats["tasks_archived_dead" if dead else "tasks_archived"] += len(archived)
         return archived
 
-    def archive_task(self, task_id: str, dead: bool = False) -> bool:
-        """Archive one task by id (see :meth:`archive_many`).
+    def archive_task(self, task_id: str) -> bool:
+        """Archive one task by id, whatever its state: as completed (``<labourer>_1``) if it has ``completed_at``,
+        else as dead (``<labourer>_0``). One transaction (see :meth:`archive_many`).
 
+        :param task_id: The task.
+        :return: Whether this call archived it (False: it changed or moved meanwhile).
         :raises TaskNotFound: It is not in the tasks table.
         """
         task = self.get_task_by_id(task_id)
         if task is None:
             raise TaskNotFound(task_id, self._tasks_table)
-        return bool(self.archive_many([task], dead=dead))
+        return bool(self.archive_many([task], dead=task.get(self.get_db_field_name("completed_at")) is None))
 
     def move_tasks_to_retry_table(self, tasks_with_delays: List[Tuple[Dict[str, Any], int]]) -> List[str]:
         """Move expired tasks to ``sosw_retry_tasks`` with ``desired_launch_time`` = now + their delay, each in a
@@ -816,6 +895,20 @@ class TaskManager(Processor):
         """Move one expired task to ``sosw_retry_tasks`` to be retried after ``wanted_delay`` seconds."""
         return bool(self.move_tasks_to_retry_table([(task, wanted_delay)]))
 
+    def _retry_actions(self, task: Dict[str, Any], labourer_id: str, greenfield: int) -> List[Dict]:
+        """The transaction that moves a task from ``sosw_retry_tasks`` back to the queue at ``greenfield``."""
+        _ = self.get_db_field_name
+        task_id = task[_("task_id")]
+        item = {k: v for k, v in task.items() if k != _("desired_launch_time")}
+        item[_("greenfield")] = greenfield
+        return [
+            self.dynamo_db_client.make_put_transaction_item(
+                item, table_name=self._tasks_table, condition_expression=Attr(_("task_id")).not_exists()),
+            self.dynamo_db_client.make_delete_transaction_item(
+                {_("labourer_id"): labourer_id, _("task_id"): task_id}, table_name=self._retry_table,
+                condition_expression=Attr(_("task_id")).exists()),
+        ] + self._meta_action(task_id, "retried", labourer_id=labourer_id)
+
     def retry_tasks(self, labourer: Labourer, tasks_list: List[Dict[str, Any]]) -> List[str]:
         """Return tasks from ``sosw_retry_tasks`` to the *head* of the queue (greenfields below the oldest queued
         one, in the order given), each in a transaction.
@@ -826,23 +919,28 @@ class TaskManager(Processor):
             return []
         _ = self.get_db_field_name
         oldest = self.get_oldest_greenfield_for_labourer(labourer)
-        groups = []
-        for position, task in enumerate(tasks_list):
-            task_id = task[_("task_id")]
-            item = {k: v for k, v in task.items() if k != _("desired_launch_time")}
-            item[_("greenfield")] = oldest - self._step * (len(tasks_list) - position)
-            actions = [
-                self.dynamo_db_client.make_put_transaction_item(
-                    item, table_name=self._tasks_table, condition_expression=Attr(_("task_id")).not_exists()),
-                self.dynamo_db_client.make_delete_transaction_item(
-                    {_("labourer_id"): task[_("labourer_id")], _("task_id"): task_id}, table_name=self._retry_table,
-                    condition_expression=Attr(_("task_id")).exists()),
-            ] + self._meta_action(task_id, "retried", labourer_id=labourer.id)
-            groups.append((task_id, actions))
+        groups = [(task[_("task_id")], self._retry_actions(task, str(labourer.id),
+                                                          oldest - self._step * (len(tasks_list) - position)))
+                  for position, task in enumerate(tasks_list)]
         retried = self._transact_per_task(groups)
         self.stats["tasks_retried"] += len(retried)
         return retried
 
-    def retry_task(self, labourer: Labourer, task: Dict[str, Any]) -> bool:
-        """Return one task from ``sosw_retry_tasks`` to the head of the queue."""
-        return bool(self.retry_tasks(labourer, [task]))
+    def retry_task(self, task: Dict[str, Any], labourer_id: str, greenfield: int) -> bool:
+        """Return one task from ``sosw_retry_tasks`` to the queue with the given ``greenfield`` (the Scavenger
+        uses :meth:`retry_tasks`, which puts them at the head of the queue). One transaction.
+
+        :param task: The item from ``sosw_retry_tasks``.
+        :param labourer_id: Its Labourer.
+        :param greenfield: Its place in the queue.
+        :return: Whether this call moved it (False: someone else did first).
+        :raises InvalidTask: (an ``AssertionError``) the task belongs to another Labourer.
+        """
+        _ = self.get_db_field_name
+        if str(task.get(_("labourer_id"))) != str(labourer_id):
+            raise InvalidTask(f"belongs to {task.get(_('labourer_id'))!r}, not to Labourer {labourer_id!r}",
+                              field=_("labourer_id"), value=task.get(_("labourer_id")))
+        retried = self._transact_per_task([(task[_("task_id")], self._retry_actions(task, str(labourer_id),
+                                                                                   int(greenfield)))])
+        self.stats["tasks_retried"] += len(retried)
+        return bool(retried)

@@ -37,9 +37,10 @@ def labourer_with(metrics):
                "feeling_comparison_operator": op} for name, (op, feelings) in metrics.items()})
 
 
-def test_labourer_status_is_the_worst_metric_and_uses_the_latest_datapoint(ecology):
-    put("cpu", 90, 20)  # cpu now 20
+def test_labourer_status_is_the_worst_metric_over_the_window(ecology):
+    put("cpu", 40, 20)  # the window's Average is 30, though the latest datapoint is 20
     put("mem", 70)
+    assert ecology.get_labourer_status(labourer_with({"cpu": ("<=", {"3": 50, "4": 25})})) == 3
     labourer = labourer_with({"cpu": ("<=", {"3": 50, "4": 25}), "mem": ("<=", {"2": 80, "3": 50})})
     assert ecology.get_labourer_status(labourer) == 2
 

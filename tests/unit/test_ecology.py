@@ -55,7 +55,7 @@ def test_default_operator_is_less_or_equal(ecology):
     assert ecology.get_health(50, {"feelings": {"3": 50}}) == 3
 
 
-@pytest.mark.parametrize("operator", ["!=", "=<", "lt", "", None])
+@pytest.mark.parametrize("operator", ["!=", "=<", "__ne__", "", None])
 def test_unsupported_operator(ecology, operator):
     with pytest.raises(ConfigError) as raised:
         ecology.get_health(1, metric(operator, {3: 50}))
@@ -69,10 +69,16 @@ def test_malformed_feelings(ecology, feelings):
     assert raised.value.config_name == "feelings"
 
 
+class StubLambda:
+    def get_function_configuration(self, FunctionName):  # noqa: N803 - boto3's parameter name
+        return {"FunctionName": FunctionName, "Timeout": 30}
+
+
 class StubTaskClient:
     def __init__(self, running):
         self.running = running
         self.asked = 0
+        self.lambda_client = StubLambda()
 
     def get_count_of_running_tasks_for_labourer(self, labourer):
         self.asked += 1
@@ -81,8 +87,6 @@ class StubTaskClient:
     def get_average_labourer_duration(self, labourer):
         return 12
 
-    def get_max_labourer_duration(self, labourer):
-        return 30
 
 
 def test_running_tasks_are_counted_once_per_run_then_kept_up_to_date(ecology):
@@ -100,7 +104,7 @@ def test_running_tasks_are_counted_once_per_run_then_kept_up_to_date(ecology):
     assert stub.asked == 3
 
 
-def test_durations_come_from_the_task_client(ecology):
+def test_durations_come_from_the_task_client_and_the_lambda_timeout(ecology):
     ecology.register_task_manager(StubTaskClient({}))
     assert ecology.get_labourer_average_duration(Labourer(id="a")) == 12
     assert ecology.get_max_labourer_duration(Labourer(id="a")) == 30

@@ -38,10 +38,11 @@ def test_zero_duration_counts_as_configured():
     assert labourer.duration == 0 and labourer.cooldown == 0 and labourer.duration_configured is True
 
 
-@pytest.mark.parametrize("bad_id", [None, "", 42, ["w"]])
-def test_id_is_required(bad_id):
-    with pytest.raises(ValueError, match="id"):
-        Labourer(id=bad_id)
+@pytest.mark.parametrize("any_id", [1, "1", "w"])
+def test_any_id_is_accepted_and_invoked_as_text(any_id):
+    labourer = Labourer(id=any_id)
+    assert labourer.id == any_id
+    assert labourer.function_name == str(any_id)
 
 
 def test_custom_attributes():
@@ -59,7 +60,7 @@ def test_custom_attribute_not_set_yet():
         Labourer(id="w").get_attr("start")
 
 
-@pytest.mark.parametrize("name", ["arn", "duration", "whatever", "_start"])
+@pytest.mark.parametrize("name", ["duration", "whatever", "_start"])
 def test_only_custom_attributes_can_be_set_or_read(name):
     labourer = Labourer(id="w", arn="a")
     with pytest.raises(ValueError, match="custom attribute"):

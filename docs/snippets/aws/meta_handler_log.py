@@ -13,7 +13,7 @@ task_id, = task_manager.create_tasks(labourer, [{"n": 1}])  # 'created' rides in
 
 labourer, = task_manager.register_labourers(health=False)
 task = task_manager.get_next_for_labourer(labourer)[0]
-task_manager.mark_task_invoked(labourer, task)  # 'invoked' in the same transaction as the update
+task_manager.mark_task_invoked(labourer, task)  # 'invoked' is written just after the update
 task_manager.mark_task_as_completed(task_id)  # one UpdateItem; its event is written when the task is archived
 labourer, = task_manager.register_labourers(health=False)
 task_manager.archive_many(task_manager.get_completed_tasks_for_labourer(labourer))  # 'completed' + 'archived'

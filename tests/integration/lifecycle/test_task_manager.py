@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from sosw import constants
-from sosw.exceptions import InvalidInput, LabourerNotFound, TaskNotFound, TaskNotQueued
+from sosw.exceptions import ConditionCheckFailed, InvalidInput, InvalidTask, LabourerNotFound, TaskNotFound
 from sosw.managers.task import MAX_PAYLOAD_BYTES
 from tests.integration.conftest import scan_all
 from tests.integration.lifecycle.conftest import COOLDOWN, DURATION, EXPIRY, EchoWorker, SilentWorker, by_id
@@ -107,17 +107,19 @@ def test_tasks_to_retry(env, tm):
 
     assert tm.get_tasks_to_retry_for_labourer(labourer) == []
     env.clock.advance(30)
+    assert tm.get_tasks_to_retry_for_labourer(labourer) == []  # due by now, not by the start of this run
+    labourer = tm.register_labourers()[0]
     assert [t["task_id"] for t in tm.get_tasks_to_retry_for_labourer(labourer)] == [expired[0]["task_id"]]
     env.clock.advance(30)
+    labourer = tm.register_labourers()[0]
     due = tm.get_tasks_to_retry_for_labourer(labourer)
     assert [t["task_id"] for t in due] == [expired[0]["task_id"], expired[1]["task_id"]]
     assert tm.get_tasks_to_retry_for_labourer(labourer, limit=1) == due[:1]
 
-    labourer = tm.register_labourers()[0]
     assert tm.retry_tasks(labourer, due) == [t["task_id"] for t in due]
     # At the head of the queue, in the order given, before the task that never left it.
     assert tm.get_next_for_labourer(labourer, cnt=5, only_ids=True) == [due[0]["task_id"], due[1]["task_id"], ids[2]]
-    assert tm.retry_task(labourer, due[0]) is False  # already back
+    assert tm.retry_task(due[0], "w", 5) is False  # already back
 
 
 def test_invoke_task_by_id_and_by_task(env, tm):
@@ -139,7 +141,7 @@ def test_invoke_task_by_id_and_by_task(env, tm):
     assert all(tasks[i]["attempts"] == 1 and tasks[i]["greenfield"] == env.clock.now - 1 + DELTA for i in ids)
     assert env.invoked_task_ids("w") == {ids[0]: 1, ids[1]: 1}
     assert env.invocations_of("w")[0]["payload"] == {"n": 0, "task_id": ids[0]}
-    with pytest.raises(TaskNotFound):
+    with pytest.raises(InvalidTask):
         tm.invoke_task(labourer, task_id="missing")
     with pytest.raises(InvalidInput):
         tm.invoke_task(labourer)
@@ -155,9 +157,9 @@ def test_mark_task_invoked(env, tm):
     assert task["greenfield"] == env.clock.now + DELTA
     stored = by_id(TASKS)[task_id]
     assert stored["greenfield"] == env.clock.now + DELTA and stored["attempts"] == 1
-    with pytest.raises(TaskNotQueued):
+    with pytest.raises(ConditionCheckFailed):
         tm.mark_task_invoked(labourer, tm.get_task_by_id(task_id))
-    with pytest.raises(TaskNotQueued):
+    with pytest.raises(ConditionCheckFailed):
         tm.mark_task_invoked(labourer, {**stored, "greenfield": FIRST + STEP})  # the old item
     assert by_id(TASKS)[task_id]["attempts"] == 1
     tm.mark_task_invoked(labourer, tm.get_task_by_id(task_id), check_running=False)
@@ -166,8 +168,8 @@ def test_mark_task_invoked(env, tm):
 
 def test_create_task(env, tm):
     labourer = tm.get_labourer("w")
-    first = tm.create_task(labourer, payload={"a": 1}, b=2)
-    second = tm.create_task(labourer, payload='{"c": 3}', labourer_id="w")
+    first = tm.create_task(labourer, payload={"a": 1}, b=2)["task_id"]
+    second = tm.create_task(labourer, payload='{"c": 3}', labourer_id="w")["task_id"]
     tasks = by_id(TASKS)
     assert json.loads(tasks[first]["payload"]) == {"a": 1, "b": 2}
     assert json.loads(tasks[second]["payload"]) == {"c": 3}
@@ -189,7 +191,7 @@ def test_create_task(env, tm):
 
     # Not strict: generated fields are stored as given.
     custom = tm.create_task(labourer, strict=False, task_id="mine", greenfield=500, n=1)
-    assert custom == "mine"
+    assert custom["task_id"] == "mine" and custom["greenfield"] == 500
     assert by_id(TASKS)["mine"]["greenfield"] == 500
     assert tm.get_next_for_labourer(labourer, only_ids=True) == ["mine"]
 
@@ -252,7 +254,7 @@ def test_get_labourer(env, tm):
 
 def test_durations_from_closed_tasks(env, tm):
     labourer = tm.get_labourer("w")
-    assert tm.get_average_labourer_duration(labourer) == DURATION
+    assert tm.get_average_labourer_duration(labourer) == 0  # nothing closed yet
     assert tm.get_max_labourer_duration(labourer) == DURATION
     ids = tm.create_tasks(labourer, [{"n": i} for i in range(3)])
     labourer = tm.register_labourers()[0]
@@ -266,7 +268,7 @@ def test_durations_from_closed_tasks(env, tm):
     assert tm.get_average_labourer_duration(labourer) == 8
     assert tm.get_max_labourer_duration(labourer) == 13
     assert tm.ecology_client.get_labourer_average_duration(labourer) == 8
-    assert tm.ecology_client.get_max_labourer_duration(labourer) == 13
+    assert tm.ecology_client.get_max_labourer_duration(labourer) == 10  # the function's timeout
     assert tm.get_max_labourer_duration(tm.get_labourer("other")) == DURATION  # none closed: its duration
 
 

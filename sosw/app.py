@@ -16,20 +16,18 @@ The Processor framework: config assembly, component registration, statistics and
     lambda_handler = get_lambda_handler(MyProcessor, global_vars)
 """
 
-import copy
-import functools
-import importlib
-import inspect
 import logging
 import os
 from collections import defaultdict
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Type
+from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Type
 
 from sosw import constants
 from sosw.components._boto import make_client
+from sosw.components.base import Component, merge_config
 from sosw.components.config import get_config  # users patch ``sosw.app.get_config`` in their tests
-from sosw.components.helpers import camel_case_to_underscore, recursive_update
+from sosw.components.helpers import camel_case_to_underscore
+from sosw.composition import build_client
 from sosw.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -37,32 +35,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Processor", "LambdaGlobals", "get_lambda_handler", "global_vars"]
 
 
-def _import_optional(module_name: str) -> Optional[Any]:
-    """Import a module if it exists; errors raised *inside* an existing module propagate."""
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name and (module_name == err.name or module_name.startswith(f"{err.name}.")):
-            return None
-        raise
-
-
-@functools.cache
-def _available_services() -> frozenset:
-    import boto3  # noqa: PLC0415 - only when a plain AWS client is asked for
-
-    return frozenset(boto3.session.Session().get_available_services())
-
-
-def _service_name(snake: str) -> str:
-    """boto3's name of a service: ``cognito_idp`` is ``cognito-idp``, ``secrets_manager`` is ``secretsmanager``."""
-    for candidate in (snake, snake.replace("_", "-"), snake.replace("_", "")):
-        if candidate in _available_services():
-            return candidate
-    return snake.replace("_", "-")
-
-
-class Processor:
+class Processor(Component):
     """Core class of sosw Lambdas: Worker and the Essentials inherit from it.
 
     Config is assembled by recursive update, each step over the previous: ``DEFAULT_CONFIG`` ← the config row
@@ -75,11 +48,6 @@ class Processor:
         instead of reading a config row of their own.
     """
 
-    DEFAULT_CONFIG: Dict[str, Any] = {}
-
-    #: Stats keys that :meth:`reset_stats` keeps as they are.
-    lifetime_stats_params: List[str] = []
-
     #: AWS account id: set from the Lambda context ARN, else read from STS once (see ``_account``). Assignable.
     aws_account: Optional[str] = None
     #: AWS region; ``None`` means: from ``AWS_REGION``, the context ARN or the boto3 session (see ``_region``).
@@ -90,8 +58,6 @@ class Processor:
     lambda_context: Any = None
 
     def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
-        self.test = bool(kwargs.get("test")) or os.environ.get(constants.ENV_STAGE) in constants.TEST_STAGES
-        self.stats: Dict[str, Any] = defaultdict(int)
         #: What the current call produced; :meth:`__call__` starts it afresh unless told not to.
         self.result: Dict[str, Any] = defaultdict(int)
         self.lambda_context = kwargs.get("lambda_context")
@@ -99,7 +65,7 @@ class Processor:
         arn = self._context_arn
         if arn and arn.count(":") >= 4:
             self.aws_account = arn.split(":")[4]
-        self.init_config(custom_config=custom_config)
+        super().__init__(custom_config, test=kwargs.get("test"))
         self.register_clients(self.config.get("init_clients", []))
 
     # Config ----------------------------------------------------------------------------------------------------
@@ -109,28 +75,22 @@ class Processor:
         function_name = os.environ.get(constants.ENV_FUNCTION_NAME)
         return [f"{function_name}_config"] if function_name else []
 
-    def _normalize_config(self, layer: Dict) -> Dict:
-        """Hook applied to every config layer before it is merged: e.g. to make JSON's string keys ``"4"`` and
-        Python's ``4`` the same key."""
-        return layer
-
-    def init_config(self, custom_config: Optional[Dict] = None) -> None:
+    def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
         """Assemble ``self.config``: ``DEFAULT_CONFIG`` ← the config rows of :meth:`_config_layers` (for a
         Processor, ``<AWS_LAMBDA_FUNCTION_NAME>_config``) ← ``custom_config``, each a recursive update of the
         previous. Override it for another way of building the config.
 
         :param custom_config: Config that wins over everything else.
         """
-        config = recursive_update({}, self._normalize_config(copy.deepcopy(self.DEFAULT_CONFIG or {})))
+        layers = [self._normalize_config(self.DEFAULT_CONFIG or {})]
         if self._parent is None:
             for name in self._config_layers():
                 row = self.get_config(name)
                 if not isinstance(row, dict):
                     raise ConfigError(f"expected a JSON object, got {type(row).__name__}", config_name=name)
-                config = recursive_update(config, self._normalize_config(row))
-        # A deep copy: mutating self.config must not leak into DEFAULT_CONFIG, the caller's dict or the next run.
-        custom = self._normalize_config(copy.deepcopy(custom_config or {}))
-        self.config = copy.deepcopy(recursive_update(config, custom))
+                layers.append(self._normalize_config(row))
+        layers.append(self._normalize_config(dict(custom_config or {})))
+        self.config = merge_config(*layers)
 
     def get_config(self, name: str) -> Any:
         """Config ``name`` from the config source. Delegates to the module-level ``sosw.app.get_config``.
@@ -154,43 +114,12 @@ class Processor:
         :param clients: Component or AWS service names.
         :param kwargs: Accepted for the original's signature, which took any arguments; unused.
         """
+        processor_kwargs = {"parent": self, "lambda_context": self.lambda_context}
         for service in clients:
+            client = build_client(service, self.config, test=self.test, processor_kwargs=processor_kwargs)
             snake = camel_case_to_underscore(service)
-            component = self._find_component(snake)
-            component_config = self.config.get(f"{snake}_config")
-            if component is None:
-                client = make_client(_service_name(snake))
-            else:
-                client = self._instantiate(component, component_config)
             setattr(self, f"{snake}_client", client)
             self._on_client_registered(snake, client)
-
-    @staticmethod
-    def _find_component(snake: str) -> Optional[Type]:
-        camel = "".join(part.capitalize() for part in snake.split("_"))
-        for package in ("components", "managers", "sosw.components", "sosw.managers"):
-            module = _import_optional(f"{package}.{snake}")
-            if module is None:
-                continue
-            for class_name in (f"{camel}Client", f"{camel}Manager", camel):
-                cls = getattr(module, class_name, None)
-                if inspect.isclass(cls):
-                    return cls
-        return None
-
-    def _instantiate(self, component: Type, component_config: Optional[Dict]) -> Any:
-        params = inspect.signature(component.__init__).parameters
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        kwargs: Dict[str, Any] = {}
-        if "custom_config" in params or issubclass(component, Processor):
-            kwargs["custom_config"] = component_config
-        elif "config" in params or takes_any:
-            kwargs["config"] = component_config
-        if issubclass(component, Processor):
-            kwargs.update(test=self.test, parent=self, lambda_context=self.lambda_context)
-        elif "test" in params or takes_any:
-            kwargs["test"] = self.test
-        return component(**kwargs)
 
     def _on_client_registered(self, name: str, client: Any) -> None:
         """Hook for subclasses that wire components together."""
@@ -225,72 +154,6 @@ class Processor:
 
             setattr(self, name, DynamoDbClient(config=self.config[f"{prefix}{suffix}"]))
         return getattr(self, name)
-
-    def _clients(self) -> Iterator[Any]:
-        """Every component reachable from here through ``*_client`` attributes, each once, self excluded."""
-        seen = {id(self)}
-        stack = [self]
-        while stack:
-            obj = stack.pop()
-            children = [v for k, v in getattr(obj, "__dict__", {}).items()
-                        if k.endswith("_client") and v is not None and not isinstance(v, (str, int, float))]
-            for child in children:
-                if id(child) in seen:
-                    continue
-                seen.add(id(child))
-                yield child
-                stack.append(child)
-
-    # Stats -----------------------------------------------------------------------------------------------------
-
-    def get_stats(self, recursive: bool = True) -> Dict[str, Any]:
-        """Statistics of this instance, plus (if ``recursive``) those of every ``*_client`` component that keeps
-        ``stats``. A component reachable along two paths is counted once; equal keys are summed.
-
-        :param recursive: Merge the stats of ``self.*_client`` components.
-        :rtype: dict
-        """
-        result: Dict[str, Any] = defaultdict(int)
-        sources = [self] + (list(self._clients()) if recursive else [])
-        for source in sources:
-            for key, value in getattr(source, "stats", {}).items():
-                if isinstance(value, (int, float)):
-                    result[key] += value
-                else:
-                    result[key] = value
-        return result
-
-    def reset_stats(self, recursive: bool = True) -> None:
-        """Move the current statistics into ``total_<key>`` counters and clear them. Keys that start with
-        ``total_`` and those in ``lifetime_stats_params`` are kept as they are.
-
-        :param recursive: Reset the stats of ``self.*_client`` components as well.
-        """
-        sources = [self] + (list(self._clients()) if recursive else [])
-        for source in sources:
-            stats = getattr(source, "stats", None)
-            if not isinstance(stats, dict):
-                continue
-            keep = set(getattr(source, "lifetime_stats_params", []))
-            config = getattr(source, "config", None)
-            if isinstance(config, dict):
-                keep.update(config.get("lifetime_stats_params") or [])
-            for key in list(stats):
-                if key.startswith("total_") or key in keep:
-                    continue
-                value = stats.pop(key)
-                if isinstance(value, (int, float)):
-                    stats[f"total_{key}"] = stats.get(f"total_{key}", 0) + value
-
-    def flush(self) -> None:
-        """Send what components hold back (queued SNS messages, ...). Called after every Lambda invocation."""
-        for client in self._clients():
-            commit = getattr(client, "commit", None)
-            if callable(commit) and not inspect.isclass(client):
-                try:
-                    commit()
-                except Exception:  # a failed notification must not fail the business call that preceded it
-                    logger.exception("commit of %s failed", type(client).__name__)
 
     # Environment -----------------------------------------------------------------------------------------------
 

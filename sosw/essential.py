@@ -10,7 +10,7 @@ Every Essential writes the task event log (table ``sosw_tasks_meta``) by default
 ``{'meta_handler_config': {'write_meta_to_ddb': False}}`` turns it off.
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from sosw import constants
 from sosw.app import Processor
@@ -40,7 +40,7 @@ class Essential(Processor):
     def _config_layers(self) -> List[str]:
         return [constants.ESSENTIAL_CONFIG_NAME] + super()._config_layers()
 
-    def init_config(self, custom_config: Optional[Dict] = None) -> None:
+    def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
         """Assemble ``self.config`` (see :meth:`sosw.app.Processor.init_config`), then point the TaskManager's
         ``meta_handler_config`` at the event log unless ``write_meta_to_ddb`` is false.
 

@@ -29,7 +29,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 from sosw import constants
-from sosw.app import Processor
+from sosw.components._boto import make_client
+from sosw.components.base import Component
 from sosw.exceptions import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ __all__ = ["SiblingsManager"]
 DEFAULT_FUNCTION_NAME = "test_function"
 
 
-class SiblingsManager(Processor):
+class SiblingsManager(Component):
     """Helpers for a Lambda that invokes copies of itself, e.g. to keep processing a queue when it runs out of time.
 
     The Role of the Lambda needs ``lambda:InvokeFunction`` on itself, ``events:ListRuleNamesByTarget`` and
@@ -52,6 +53,9 @@ class SiblingsManager(Processor):
     is checked but nothing runs.
 
     :param custom_config: Config merged over ``DEFAULT_CONFIG``.
+    :param lambda_client: boto3 Lambda client; one is made if omitted.
+    :param events_client: boto3 EventBridge client; one is made if omitted.
+    :param cloudwatch_client: boto3 CloudWatch client; one is made if omitted.
 
     .. code-block:: python
 
@@ -60,11 +64,15 @@ class SiblingsManager(Processor):
             siblings.spawn_sibling(lambda_context, payload={'cursor': 120})
     """
 
-    DEFAULT_CONFIG: Dict[str, Any] = {"init_clients": ["lambda", "events", "cloudwatch"]}
+    DEFAULT_CONFIG: Dict[str, Any] = {}
 
-    lambda_client: Any = None
-    events_client: Any = None
-    cloudwatch_client: Any = None
+    def __init__(self, custom_config: Optional[Dict[str, Any]] = None, *, lambda_client: Any = None,
+                 events_client: Any = None, cloudwatch_client: Any = None, test: Optional[bool] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(custom_config, test=test)
+        self.lambda_client = lambda_client or make_client("lambda")
+        self.events_client = events_client or make_client("events")
+        self.cloudwatch_client = cloudwatch_client or make_client("cloudwatch")
 
     def any_events_rules_enabled(self, lambda_context: Any) -> bool:
         """Whether any enabled EventBridge (CloudWatch Events) rule targets the running function.

@@ -255,8 +255,13 @@ def test_essential_top_level_meta_handler_config_reaches_the_task_manager(aws):
     assert essential.meta_handler.config["dynamo_db_config"]["table_name"] == "my_meta"
 
 
-def test_get_db_field_name_on_every_essential():
-    from sosw import Orchestrator, Scavenger, Scheduler, WorkerAssistant
+@pytest.mark.parametrize("name", ["Orchestrator", "Scavenger", "Scheduler", "WorkerAssistant"])
+def test_get_db_field_name_on_every_essential(name):
+    import sosw
 
-    for essential_class in (Orchestrator, Scavenger, Scheduler, WorkerAssistant):
-        assert essential_class.get_db_field_name(MagicMock(task_client=None, config={}), "task_id") == "task_id"
+    config = {"task_config": {"dynamo_db_config": {"field_names": {"task_id": "id"}}}}
+    with patch("boto3.client"):
+        essential = getattr(sosw, name)(custom_config=config)
+
+    assert essential.get_db_field_name("task_id") == "id"
+    assert essential.get_db_field_name("labourer_id") == "labourer_id"

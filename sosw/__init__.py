@@ -9,12 +9,21 @@ Public classes are imported lazily, so ``import sosw`` is cheap and makes no AWS
 """
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sosw._version import __version__
 
 __all__ = ["Processor", "Worker", "Essential", "Orchestrator", "Scheduler", "Scavenger", "WorkerAssistant",
            "__version__"]
+
+if TYPE_CHECKING:  # real classes to a type checker; imported lazily at run time
+    from sosw.app import Processor
+    from sosw.essential import Essential
+    from sosw.orchestrator import Orchestrator
+    from sosw.scavenger import Scavenger
+    from sosw.scheduler import Scheduler
+    from sosw.worker import Worker
+    from sosw.worker_assistant import WorkerAssistant
 
 _MODULES = {
     "Processor": "sosw.app",

@@ -64,6 +64,8 @@ nitpick_ignore = [
     ("py:class", "collections.abc.Mapping"),
 ]
 nitpick_ignore_regex = [
+    # boto3-stubs client types, imported for type checkers only (e.g. DynamoDBClient, LambdaClient).
+    ("py:class", r"(mypy_boto3_\w+\.(client\.)?)?[A-Z]\w*(Client|ServiceResource)"),
     # Aliases that the deployer and the local runtime use in annotations: Union[str, Path], Callable[..., Any].
     ("py:class", r"sosw\.(deployer|local\.lambda_service)\.(PathLike|Log|Handler|CodeResolver)"),
 ]

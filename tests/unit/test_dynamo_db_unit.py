@@ -1,17 +1,24 @@
-"""Pure logic of sosw.components.dynamo_db: condition parsing, type conversion, request building and the errors that
-name the field at fault. Nothing here reaches a network: the clients get a boto3 stand-in that fails on any use."""
+"""Pure logic of sosw.components.dynamo_db: construction, condition parsing, type conversion, request building and
+the errors that name the field at fault. Nothing here reaches a network: the clients get a boto3 stand-in that fails
+on any use (or a botocore ``Stubber`` that answers instead)."""
 
 import datetime
 import json
 import re
+import subprocess
+import sys
 from decimal import Decimal
+from unittest.mock import MagicMock, patch
 
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from sosw.components.dynamo_db import DynamoDbClient, describe_condition, parse_condition
+from sosw.exceptions import ConditionCheckFailed
 
 ROW_MAPPER = {"hash_col": "S", "range_col": "N", "some_int": "N", "some_float": "N", "some_bool": "BOOL",
               "some_map": "M", "some_list": "L", "name": "S", "status": "S"}
@@ -26,7 +33,7 @@ def NoNetwork():
 
 @pytest.fixture
 def client():
-    return DynamoDbClient(CONFIG, client=NoNetwork())
+    return DynamoDbClient(CONFIG, dynamo_client=NoNetwork())
 
 
 def shape(condition):
@@ -38,6 +45,79 @@ def shape(condition):
     if name is not None and not isinstance(condition, str):
         return ("attr", name)
     return (type(condition).__name__, condition)
+
+
+# Construction ------------------------------------------------------------------------------------------------------
+
+class RecordingSession:
+    """A boto3 session that records the clients asked of it."""
+
+    def __init__(self):
+        self.calls = []
+        self.made = []
+
+    def client(self, service, config=None):
+        self.calls.append((service, config))
+        self.made.append(MagicMock(name=f"{service} client"))
+        return self.made[-1]
+
+
+def test_a_passed_dynamo_client_wins_and_nothing_is_built():
+    given, legacy = NoNetwork(), NoNetwork()
+    with patch("boto3.client") as boto3_client:
+        assert DynamoDbClient(CONFIG, client=legacy, dynamo_client=given).dynamo_client is given
+        assert DynamoDbClient(CONFIG, legacy).dynamo_client is legacy  # the 0.7.47 spelling, positional too
+
+    boto3_client.assert_not_called()
+
+
+def test_the_default_client_comes_from_the_given_session_with_the_given_botocore_config():
+    session = RecordingSession()
+
+    client = DynamoDbClient({**CONFIG, "region_name": "eu-west-1"}, boto3_session=session,
+                            boto_config=Config(connect_timeout=3))
+
+    (service, config), = session.calls
+    assert service == "dynamodb"
+    assert (config.region_name, config.connect_timeout, config.retries["mode"]) == ("eu-west-1", 3, "standard")
+    assert session.made == [client.dynamo_client]
+
+
+def test_an_explicit_botocore_config_beats_the_config_region():
+    session = RecordingSession()
+
+    DynamoDbClient({**CONFIG, "region_name": "eu-west-1"}, boto3_session=session,
+                   boto_config=Config(region_name="us-west-2"))
+
+    assert session.calls[0][1].region_name == "us-west-2"
+
+
+def test_the_exceptions_module_imports_nothing_from_components():
+    code = "import sys, sosw.exceptions; print(sorted(m for m in sys.modules if m.startswith('sosw.components')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_failed_create_names_the_table_the_row_and_the_condition_as_text():
+    client = DynamoDbClient({**CONFIG, "hash_key": "hash_col"}, dynamo_client=NoNetwork())
+    with Stubber(client.dynamo_client) as stubber:
+        stubber.add_client_error("put_item", service_error_code="ConditionalCheckFailedException")
+        with pytest.raises(ConditionCheckFailed) as info:
+            client.create({"hash_col": "cat", "range_col": 1})
+
+    assert isinstance(info.value, ClientError)
+    assert str(info.value) == ("condition failed on autotest_dynamo_db item {'hash_col': 'cat', 'range_col': 1}: "
+                               "attribute_not_exists(hash_col)")
+    assert info.value.condition == Attr("hash_col").not_exists()
+
+
+def test_condition_check_failed_without_a_text_prints_the_condition_given():
+    error = ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "no"}}, "UpdateItem")
+
+    assert str(ConditionCheckFailed(error, "t", {"id": 1}, "attribute_exists id")).endswith(": attribute_exists id")
+    assert str(ConditionCheckFailed(error, "t", {"id": 1}, Attr("id").exists(), condition_text="attribute_exists(id)")
+               ).endswith(": attribute_exists(id)")
 
 
 # parse_condition ---------------------------------------------------------------------------------------------------
@@ -175,7 +255,7 @@ def test_dict_to_dynamo_add_prefix(client):
 
 
 def test_dict_to_dynamo_without_row_mapper_types_by_value():
-    client = DynamoDbClient({}, client=NoNetwork())
+    client = DynamoDbClient({}, dynamo_client=NoNetwork())
     assert client.dict_to_dynamo({"s": "x", "n": 3, "f": 1.5, "b": False, "l": [1], "m": {"k": 2}}) == {
         "s": {"S": "x"}, "n": {"N": "3"}, "f": {"N": "1.5"}, "b": {"BOOL": False}, "l": {"L": [{"N": "1"}]},
         "m": {"M": {"k": {"N": "2"}}}}
@@ -207,7 +287,7 @@ def test_dict_to_dynamo_strict_accepts_a_row_without_its_required_fields(client)
 
 
 def test_dict_to_dynamo_strict_refuses_a_required_field_missing_from_row_mapper():
-    client = DynamoDbClient({**CONFIG, "required_fields": ["hash_col", "extra"]}, client=NoNetwork())
+    client = DynamoDbClient({**CONFIG, "required_fields": ["hash_col", "extra"]}, dynamo_client=NoNetwork())
 
     with pytest.raises(ValueError, match="^extra: "):
         client.dict_to_dynamo({"hash_col": "c", "extra": 1})
@@ -246,7 +326,7 @@ def test_dynamo_to_dict_int_and_float_types(client):
 
 
 def test_dynamo_to_dict_dont_json_loads_results():
-    client = DynamoDbClient({**CONFIG, "dont_json_loads_results": True}, client=NoNetwork())
+    client = DynamoDbClient({**CONFIG, "dont_json_loads_results": True}, dynamo_client=NoNetwork())
     assert client.dynamo_to_dict({"name": {"S": '{"a": 1}'}}) == {"name": '{"a": 1}'}
 
 
@@ -259,7 +339,7 @@ def test_dynamo_to_dict_dont_json_loads_results():
     ({}, None, {"hash_col", "range_col", "unmapped"}),
 ])
 def test_dynamo_to_dict_fetch_all_fields(config, argument, expected_keys):
-    client = DynamoDbClient(config, client=NoNetwork())
+    client = DynamoDbClient(config, dynamo_client=NoNetwork())
     typed = {"hash_col": {"S": "c"}, "range_col": {"N": "1"}, "unmapped": {"S": "u"}}
 
     assert set(client.dynamo_to_dict(typed, fetch_all_fields=argument)) == expected_keys
@@ -302,7 +382,7 @@ def test_config_must_be_a_dict():
     (lambda c: c.batch_write([("autotest_t", "upsert", {"a": 1})]), "requests"),
     (lambda c: c.batch_put([{"hash_col": "c", "range_col": 1, "weird": object()}]), "weird"),
     (lambda c: c.sleep_db(datetime.datetime.now(), "scan"), "action"),
-    (lambda c: DynamoDbClient(client=NoNetwork()).make_put_transaction_item({"a": 1}), "table_name"),
+    (lambda c: DynamoDbClient(dynamo_client=NoNetwork()).make_put_transaction_item({"a": 1}), "table_name"),
 ])
 def test_argument_errors_name_the_field(client, call, field):
     with pytest.raises(ValueError) as info:
@@ -321,7 +401,7 @@ def test_argument_errors_name_the_field(client, call, field):
 def test_test_mode_refuses_non_autotest_tables(monkeypatch, test_flag, stage, refused):
     if stage:
         monkeypatch.setenv("STAGE", stage)
-    client = DynamoDbClient(client=NoNetwork(), test=test_flag)
+    client = DynamoDbClient(dynamo_client=NoNetwork(), test=test_flag)
 
     assert client.make_put_transaction_item({"a": 1}, table_name="autotest_x")["Put"]["TableName"] == "autotest_x"
     if refused:

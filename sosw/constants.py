@@ -4,7 +4,7 @@ arithmetic and the DynamoDB schemas of the shared tables. Change a fact here and
 the tests follow.
 """
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 # Environment variables.
 ENV_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
@@ -52,7 +52,8 @@ BATCH_GET_LIMIT = 100
 TRANSACT_WRITE_LIMIT = 100
 
 
-def _key(hash_key: str, hash_type: str, range_key: str = None, range_type: str = None) -> Dict[str, Any]:
+def _key(hash_key: str, hash_type: str, range_key: Optional[str] = None,
+         range_type: Optional[str] = None) -> Dict[str, Any]:
     attrs = [{"AttributeName": hash_key, "AttributeType": hash_type}]
     schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
     if range_key:
@@ -61,7 +62,7 @@ def _key(hash_key: str, hash_type: str, range_key: str = None, range_type: str =
     return {"attrs": attrs, "schema": schema}
 
 
-def _table(name: str, key: Dict[str, Any], indexes: Dict[str, Dict[str, Any]] = None) -> Dict[str, Any]:
+def _table(name: str, key: Dict[str, Any], indexes: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Any]:
     """CreateTable arguments, on-demand billing, projection ALL on every global secondary index."""
     definitions = {a["AttributeName"]: a for a in key["attrs"]}
     gsis = []

@@ -2,7 +2,7 @@
 
 import os
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import boto3
 from botocore.config import Config
@@ -12,7 +12,8 @@ _LOCK = threading.Lock()
 
 def default_boto_config() -> Config:
     """Standard retry mode (retries throttling with backoff) unless the environment chooses another."""
-    return Config(retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard")})
+    retries: Any = {"mode": os.environ.get("AWS_RETRY_MODE", "standard")}  # a mode name the stubs can't check
+    return Config(retries=retries)
 
 
 def make_client(service: str, boto3_session: Optional[boto3.session.Session] = None,
@@ -24,7 +25,8 @@ def make_client(service: str, boto3_session: Optional[boto3.session.Session] = N
     :param boto_config: botocore ``Config`` merged over :func:`default_boto_config`.
     """
     config = default_boto_config() if boto_config is None else default_boto_config().merge(boto_config)
+    # Looked up at call time, so that users' patch('boto3.client') reaches every client sosw makes; typed as a plain
+    # callable because the service name is only known at run time.
+    factory: Callable[..., Any] = boto3.client if boto3_session is None else boto3_session.client
     with _LOCK:
-        if boto3_session is not None:
-            return boto3_session.client(service, config=config)
-        return boto3.client(service, config=config)
+        return factory(service, config=config)

@@ -4,7 +4,7 @@ arithmetic and the DynamoDB schemas of the shared tables. Change a fact here and
 the tests follow.
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 # Environment variables.
 ENV_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
@@ -54,8 +54,8 @@ TRANSACT_WRITE_LIMIT = 100
 
 def _key(hash_key: str, hash_type: str, range_key: Optional[str] = None,
          range_type: Optional[str] = None) -> Dict[str, Any]:
-    attrs = [{"AttributeName": hash_key, "AttributeType": hash_type}]
-    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    attrs: List[Dict[str, Any]] = [{"AttributeName": hash_key, "AttributeType": hash_type}]
+    schema: List[Dict[str, Any]] = [{"AttributeName": hash_key, "KeyType": "HASH"}]
     if range_key:
         attrs.append({"AttributeName": range_key, "AttributeType": range_type})
         schema.append({"AttributeName": range_key, "KeyType": "RANGE"})

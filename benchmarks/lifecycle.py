@@ -70,9 +70,10 @@ def main() -> None:
             "labourers": {name: {"max_simultaneous_invocations": args.max_simultaneous, "duration": 60,
                                  "cooldown": 10} for name in names},
         }
-        if not args.no_meta:
-            task_config["meta_handler_config"] = {"dynamo_db_config": {"table_name": constants.META_TABLE}}
-        essential = {"task_config": task_config}
+        meta: dict = {"dynamo_db_config": {"table_name": constants.META_TABLE}}
+        if args.no_meta:
+            meta = {"write_meta_to_ddb": False}
+        essential = {"task_config": task_config, "meta_handler_config": meta}
 
         class BenchWorker(Worker):
             def __call__(self, event):

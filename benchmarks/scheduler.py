@@ -89,9 +89,9 @@ def run(moto: MotoServer, counter: CallCounter, tasks: int, meta: bool, batch_si
 
     prepare(moto)
     task_config: Dict[str, Any] = {"labourers": {LABOURER: {"max_simultaneous_invocations": 10}}}
-    if meta:
-        task_config["meta_handler_config"] = {"dynamo_db_config": {"table_name": constants.META_TABLE}}
+    meta_config = {"dynamo_db_config": {"table_name": constants.META_TABLE}} if meta else {"write_meta_to_ddb": False}
     scheduler = Scheduler(custom_config={
+        "meta_handler_config": meta_config,
         "queue_bucket": BUCKET,
         "batch_size": batch_size,
         "job_schema": {"chunkable_attrs": ["item"]},

@@ -7,6 +7,8 @@ import pytest
 import sosw.app
 from sosw.exceptions import ConfigError, InvalidJob
 from sosw.scheduler import Scheduler
+from sosw.scheduling.jobs import labourer_name
+from sosw.scheduling.queue_file import name_from_key
 from tests.conftest import load_event
 
 
@@ -279,7 +281,7 @@ def test_get_index_from_list_of_missing_attr():
 ])
 def test_extract_job_from_payload(event, expected_labourer):
     job = make().extract_job_from_payload(event)
-    assert Scheduler._labourer_name(job) == expected_labourer
+    assert labourer_name(job) == expected_labourer
 
 
 @pytest.mark.parametrize("event, field", [
@@ -337,7 +339,7 @@ def test_pop_rows_from_file(tmp_path, rows, popped, left):
     ("abc.jsonl", "abc.jsonl"),
 ])
 def test_queue_file_of_an_event(key, name):
-    assert make()._queue_file_name_from_key(key) == name
+    assert name_from_key(key, make().settings.s3_prefix) == name
 
 
 @pytest.mark.parametrize("key", ["other/abc.jsonl", "sosw/scheduler/../x", "sosw/scheduler/..", ".hidden", 5,
@@ -346,5 +348,5 @@ def test_queue_file_of_an_event_outside_the_prefix_is_refused(key):
     from sosw.exceptions import InvalidEvent
 
     with pytest.raises(InvalidEvent) as error:
-        make()._queue_file_name_from_key(key)
+        name_from_key(key, make().settings.s3_prefix)
     assert error.value.field == "queue_file"

@@ -7,6 +7,7 @@ import pytest
 import sosw.app
 from sosw.exceptions import InvalidJob
 from sosw.scheduler import Scheduler
+from sosw.scheduling.periods import BUILT_IN_PERIODS, Calendar, dates_for_period
 
 SUNDAY = datetime.date(2026, 11, 22)
 SATURDAY = datetime.date(2026, 11, 21)
@@ -78,6 +79,15 @@ def test_periods(today, period, expected):
 ])
 def test_period_methods_are_public(method, pattern, expected):
     assert getattr(at(SUNDAY), method)(pattern) == expected
+    assert getattr(Calendar(SUNDAY), method)(pattern) == expected
+
+
+@pytest.mark.parametrize("today, period, expected", PERIOD_CASES,
+                         ids=[f"{case[1]}@{case[0]:%a-%Y-%m-%d}" for case in PERIOD_CASES])
+def test_the_calendar_is_a_pure_function_of_today(today, period, expected):
+    calendar = Calendar(today)
+    built_in = [(regex, getattr(calendar, name)) for regex, name in BUILT_IN_PERIODS]
+    assert dates_for_period(period, [], built_in) == expected
 
 
 def test_period_methods_have_defaults():

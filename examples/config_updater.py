@@ -17,7 +17,9 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a clone without installing sosw
+CLONE = Path(__file__).resolve().parent.parent
+if (CLONE / "sosw").is_dir():  # run from a clone without installing sosw (installed, this folder is sosw/_examples)
+    sys.path.insert(0, str(CLONE))
 
 from sosw.deployer import DeployError, discover_stacks, recycle_functions, upload_configs  # noqa: E402
 

@@ -61,12 +61,14 @@ __all__ = [
     "build_package",
     "cleanup",
     "code_sha256",
+    "default_examples_dir",
     "deploy",
     "discover_stacks",
     "plan_cleanup",
     "plan_deploy",
     "recycle_functions",
     "render_configs",
+    "requirements_of",
     "upload_configs",
 ]
 
@@ -82,7 +84,16 @@ CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
 TIERS = ("bucket", "initial", "essentials", "rules", "workers")
 
 #: The parts of the ``sosw`` package that never run inside a Lambda.
-BUILD_TIME_PARTS = ("local", "cli.py", "deployer.py")
+BUILD_TIME_PARTS = ("local", "cli.py", "deployer.py", "scaffold.py", "__main__.py", "_examples", "_templates")
+
+#: Top-level entries of a function folder that stay out of its package: configs travel through the config table
+#: (``self.json`` may hold credentials) and tests do not run in Lambda.
+NOT_PACKAGED = ("config", "tests", "conftest.py")
+
+#: Requirement lines naming this package. The package index's ``sosw`` is the original project, another code base:
+#: packages get this one, copied, never that one.
+_OWN_NAME = re.compile(r"^sosw(?![\w.-])", re.IGNORECASE)
+_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:>=\s*(?P<floor>[0-9][0-9.]*))?\s*$")
 
 #: Environment variable whose change makes Lambda start fresh containers, which read their config again.
 RECYCLE_VARIABLE = "SOSW_CONFIG_UPDATED_AT"
@@ -100,6 +111,18 @@ _OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE", _GONE)
 #: A stack whose creation failed can only be deleted; deploy replaces it.
 _DEAD_ON_ARRIVAL = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 _OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+
+
+def default_examples_dir() -> Path:
+    """The examples this sosw was installed with: ``sosw/_examples`` in a wheel or an sdist, the top-level
+    ``examples`` folder in a checkout (where the packaging takes them from).
+
+    :raises DeployError: When neither exists (a broken install).
+    """
+    for candidate in (_SOSW_DIR / "_examples", _SOSW_DIR.parent / "examples"):
+        if (candidate / "essentials").is_dir():
+            return candidate
+    raise DeployError(f"no examples with essentials/ in {_SOSW_DIR / '_examples'}: reinstall sosw")
 
 
 class DeployError(SoswError):
@@ -135,25 +158,35 @@ class Stack:
     source: Optional[Path] = None
 
 
+def _function_stack(source: Path, tier: str) -> Optional[Stack]:
+    """The stack of a function folder: its template is ``<dashed-folder-name>.yaml``."""
+    dashed = source.name.replace("_", "-")
+    template = source / f"{dashed}.yaml"
+    return Stack(dashed, template, tier, function=source.name, source=source) if template.is_file() else None
+
+
 def _function_stacks(folder: Path, tier: str, names: Optional[Collection[str]] = None) -> Iterator[Stack]:
     if not folder.is_dir():
         return
     for source in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if names is not None and source.name not in names:
             continue
-        dashed = source.name.replace("_", "-")
-        template = source / f"{dashed}.yaml"
-        if template.is_file():
-            yield Stack(dashed, template, tier, function=source.name, source=source)
+        stack = _function_stack(source, tier)
+        if stack:
+            yield stack
         elif names is not None:
-            raise DeployError(f"{source} has no template {template.name}")
+            raise DeployError(f"{source} has no template {source.name.replace('_', '-')}.yaml")
 
 
-def discover_stacks(examples_dir: PathLike, workers: Optional[Collection[str]] = ()) -> List[Stack]:
+def discover_stacks(
+    examples_dir: PathLike, workers: Optional[Collection[str]] = (), worker_dirs: Sequence[PathLike] = ()
+) -> List[Stack]:
     """Every stack of the examples directory, in deployment order (see :data:`TIERS`).
 
     :param examples_dir: The ``examples`` directory.
-    :param workers: Worker folders under ``workers/`` to include; ``None`` includes all of them.
+    :param workers: Worker folders under ``workers/`` (or among ``worker_dirs``) to include; ``None`` includes all.
+    :param worker_dirs: Worker folders outside the examples (a project of ``sosw init``): the folder's name is the
+        function's; they win over a Worker of the same name under ``workers/``.
     :return: The stacks, bucket first.
     :raises DeployError: When a named Worker has no folder or no template.
     """
@@ -164,7 +197,15 @@ def discover_stacks(examples_dir: PathLike, workers: Optional[Collection[str]] =
     ]
     stacks.extend(_function_stacks(root / "essentials", "essentials"))
     stacks.extend(Stack(p.stem, p, "rules") for p in sorted((root / "yaml").glob("*.yaml")))
-    found = list(_function_stacks(root / "workers", "workers", None if workers is None else set(workers)))
+    outside = {}
+    for folder in map(Path, worker_dirs):
+        stack = _function_stack(folder.resolve(), "workers")
+        if stack is None:
+            raise DeployError(f"{folder} has no template {folder.resolve().name.replace('_', '-')}.yaml")
+        outside[stack.function] = stack
+    wanted = None if workers is None else set(workers) - set(outside)
+    found = [s for s in _function_stacks(root / "workers", "workers", wanted) if s.function not in outside]
+    found += [s for name, s in sorted(outside.items()) if workers is None or name in workers]
     missing = set(workers or ()) - {s.function for s in found}
     if missing:
         raise DeployError(f"no Worker folder under {root / 'workers'} for {', '.join(sorted(missing))}")
@@ -306,37 +347,84 @@ def _zip(entries: Sequence[Tuple[Path, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def _pip_install(requirements: Path, target: Path) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "-r", str(requirements)]
+def requirements_of(folder: PathLike) -> List[str]:
+    """The requirement lines of a function folder's ``requirements.txt`` but the ones naming ``sosw``.
+
+    :param folder: The function folder.
+    :return: The lines, without comments and blanks; none when there is no file.
+    """
+    path = Path(folder) / "requirements.txt"
+    if not path.is_file():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not _OWN_NAME.match(line)]
+
+
+def _version_tuple(version: str) -> Tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:4])
+
+
+def _installed_files(requirement: str, folder: Path) -> Iterator[Tuple[Path, str]]:
+    """The files of an installed distribution that satisfies ``name`` or ``name>=version``, with its metadata (so
+    that ``importlib.metadata`` in the Lambda sees the version it runs)."""
+    from importlib import metadata
+
+    match = _REQUIREMENT.match(requirement)
+    if not match:
+        raise DeployError(f"{folder / 'requirements.txt'}: {requirement!r} is not 'name' or 'name>=version'; "
+                          f"use --pip for it")
+    try:
+        distribution = metadata.distribution(match["name"])
+    except metadata.PackageNotFoundError:
+        raise DeployError(f"{folder / 'requirements.txt'}: {match['name']} is not installed here; install it or use "
+                          f"--pip") from None
+    if match["floor"] and _version_tuple(distribution.version) < _version_tuple(match["floor"]):
+        raise DeployError(f"{folder / 'requirements.txt'}: {requirement} but {distribution.version} is installed")
+    for file in distribution.files or ():
+        path = Path(str(distribution.locate_file(file)))
+        if ".." in file.parts or "__pycache__" in file.parts or file.suffix == ".pyc" or not path.is_file():
+            continue  # scripts and caches: nothing a handler imports
+        yield path, file.as_posix()
+
+
+def _pip_install(requirements: List[str], folder: Path, target: Path) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target), *requirements]
     logger.debug("Running %s", cmd)
     try:
-        subprocess.run([*cmd, "--target", str(target)], check=True)
+        subprocess.run(cmd, check=True)
     except subprocess.CalledProcessError as err:
-        raise DeployError(f"pip install -r {requirements} failed with exit code {err.returncode}") from err
+        message = f"pip install of {folder / 'requirements.txt'} failed with exit code {err.returncode}"
+        raise DeployError(message) from err
 
 
 def build_package(source: PathLike, exclude: Collection[str] = (), pip: bool = False) -> bytes:
     """Zip a function folder into a Lambda package, reproducibly.
 
-    The package holds the folder's files (except ``config/``: configs travel through the config table and
-    ``self.json`` may hold credentials) and the runtime part of the ``sosw`` package this module belongs to (without
-    :data:`BUILD_TIME_PARTS`). With ``pip``, it holds what ``pip install -r requirements.txt --target`` installs
-    instead of this ``sosw``.
+    The package holds the folder's files (but ``config/``, ``tests/`` and ``conftest.py``), the runtime part of the
+    ``sosw`` package this module belongs to (without :data:`BUILD_TIME_PARTS`), and what the folder's
+    ``requirements.txt`` names besides ``sosw``: copied from this environment (``name`` or ``name>=version`` lines,
+    checked), or with ``pip`` installed by ``pip install --target``. A ``sosw`` line is never installed: the package
+    index's ``sosw`` is the original project, and the package gets this one.
 
     :param source: The function folder.
     :param exclude: Top-level file names of the folder to leave out (its CloudFormation template).
-    :param pip: Install the folder's ``requirements.txt`` with pip instead of copying this repository's ``sosw``.
+    :param pip: Install the requirements with pip instead of copying them from this environment.
     :return: The zip file's bytes.
-    :raises DeployError: When pip fails.
+    :raises DeployError: When a requirement is not met here, or pip fails.
     """
     folder = Path(source)
-    entries = list(_walk(folder, lambda rel: rel.parts[0] == "config" or (len(rel.parts) == 1 and rel.name in exclude)))
+    entries = list(_walk(folder, lambda rel: rel.parts[0] in NOT_PACKAGED or (len(rel.parts) == 1
+                                                                                and rel.name in exclude)))
+    entries += [(path, f"sosw/{name}") for path, name in _walk(_SOSW_DIR, _is_build_time)]
+    requirements = requirements_of(folder)
+    own = {name for _path, name in entries}
     if not pip:
-        entries += [(path, f"sosw/{name}") for path, name in _walk(_SOSW_DIR, _is_build_time)]
+        for requirement in requirements:
+            entries += [(p, n) for p, n in _installed_files(requirement, folder) if n not in own]
         return _zip(entries)
     with tempfile.TemporaryDirectory(prefix="sosw-package-") as target:
-        _pip_install(folder / "requirements.txt", Path(target))
-        own = {name for _path, name in entries}
+        if requirements:
+            _pip_install(requirements, folder, Path(target))
         entries += [(p, n) for p, n in _walk(Path(target), lambda rel: False) if n not in own]
         return _zip(entries)
 
@@ -600,8 +688,9 @@ def deploy(
     session: Optional[boto3.Session] = None,
     pip: bool = False,
     log: Log = print,
-    poll_delay: int = 5,
+    poll_delay: float = 5,
     timeout: int = 1800,
+    worker_dirs: Sequence[PathLike] = (),
 ) -> Dict[str, str]:
     """Deploy the sosw stacks: initial (bucket first), Essentials, scheduled rules, then the given Workers.
 
@@ -611,12 +700,14 @@ def deploy(
 
     :param examples_dir: The ``examples`` directory.
     :param stacks: Names of the stacks to deploy; all of them (and the given Workers) when ``None``.
-    :param workers: Worker folders under ``workers/`` to deploy too.
+    :param workers: Workers to deploy too: folders under ``workers/`` or among ``worker_dirs``.
     :param session: The boto3 session; the default one when ``None``.
-    :param pip: Build packages with ``pip install -r requirements.txt`` instead of copying this repository's ``sosw``.
+    :param pip: Install the functions' requirements with pip instead of copying them from this environment (see
+        :func:`build_package`).
     :param log: Receives the report lines.
     :param poll_delay: Seconds between two status checks.
     :param timeout: Seconds to wait for one stack operation.
+    :param worker_dirs: Worker folders outside the examples (see :func:`discover_stacks`).
     :return: Final status by stack name.
     :raises DeployError: When a Worker or stack name is unknown, or AWS rejects a request.
 
@@ -625,7 +716,7 @@ def deploy(
         statuses = deploy("examples", workers=["sosw_tutorial_pull_tweeter_hashtags"])
         assert all(status.endswith("_COMPLETE") for status in statuses.values())
     """
-    available = discover_stacks(examples_dir, workers)
+    available = discover_stacks(examples_dir, workers, worker_dirs)
     if stacks is None:
         stacks = [s.name for s in available if s.tier != "workers" or s.function in workers]
     executor = Executor(session=session, log=log, pip=pip, poll_delay=poll_delay, timeout=timeout)
@@ -636,8 +727,9 @@ def cleanup(
     examples_dir: PathLike,
     session: Optional[boto3.Session] = None,
     log: Log = print,
-    poll_delay: int = 5,
+    poll_delay: float = 5,
     deadline: int = 3600,
+    worker_dirs: Sequence[PathLike] = (),
 ) -> Dict[str, str]:
     """Delete every stack of the examples (all Workers included), in reverse dependency order, emptying the bucket
     first. Repeats rounds until no stack is left or ``deadline`` seconds have passed: a stack still imported by one
@@ -648,6 +740,7 @@ def cleanup(
     :param log: Receives the report lines.
     :param poll_delay: Seconds between two status checks, and between two rounds.
     :param deadline: Seconds after which to give up.
+    :param worker_dirs: Worker folders outside the examples whose stacks go too.
     :return: Final status by stack name (``DELETE_COMPLETE`` for the deleted ones).
 
     .. code-block:: python
@@ -655,7 +748,7 @@ def cleanup(
         statuses = cleanup("examples")
         assert set(statuses.values()) <= {"DELETE_COMPLETE"}
     """
-    available = discover_stacks(examples_dir, workers=None)
+    available = discover_stacks(examples_dir, workers=None, worker_dirs=worker_dirs)
     give_up = time.monotonic() + deadline
     executor = Executor(session=session, log=log, poll_delay=poll_delay, timeout=deadline)
     while True:
@@ -692,6 +785,7 @@ def render_configs(
     region: str,
     worker: Optional[str] = None,
     registered_labourers: Optional[Dict[str, Any]] = None,
+    worker_dir: Optional[PathLike] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """The config rows to write, by config name: one per ``essentials/.config/*.json`` (named by the file stem) and,
     with a Worker, ``<worker>_config`` from its ``config/self.json``.
@@ -705,6 +799,7 @@ def render_configs(
     :param region: Region that replaces ``us-west-2`` in ARNs.
     :param worker: A Worker folder under ``workers/``.
     :param registered_labourers: ``task_config.labourers`` of the current ``sosw_essential_config`` row.
+    :param worker_dir: The Worker's folder when it is not under ``workers/`` (a project of ``sosw init``).
     :return: Config value (a dict) by config name.
     :raises DeployError: When a file is missing or no JSON.
     """
@@ -713,7 +808,7 @@ def render_configs(
     essential = configs.setdefault(constants.ESSENTIAL_CONFIG_NAME, {})
     essential = recursive_update({"task_config": {"labourers": registered_labourers or {}}}, essential)
     if worker:
-        folder = root / "workers" / worker / "config"
+        folder = (Path(worker_dir) if worker_dir else root / "workers" / worker) / "config"
         essential = recursive_update(essential, {"task_config": _load(folder / "labourer.json", account, region)})
         configs[f"{worker}_config"] = _load(folder / "self.json", account, region)
     configs[constants.ESSENTIAL_CONFIG_NAME] = essential
@@ -727,6 +822,7 @@ def upload_configs(
     env: Optional[str] = None,
     session: Optional[boto3.Session] = None,
     log: Log = print,
+    worker_dir: Optional[PathLike] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """Write the config rows of :func:`render_configs` to the config table, for the caller's account and region.
 
@@ -738,6 +834,7 @@ def upload_configs(
     :param env: Value of the ``env`` key; else ``$SOSW_CONFIG_ENV``, else ``production``.
     :param session: The boto3 session; the default one when ``None``.
     :param log: Receives one line per row.
+    :param worker_dir: The Worker's folder when it is not under ``workers/`` (a project of ``sosw init``).
     :return: Config value by config name, as written.
     :raises DeployError: When no region is configured or a file is unreadable.
 
@@ -761,7 +858,7 @@ def upload_configs(
         raise DeployError(f"cannot read the config table {table}: {_error_message(err)}") from err
     registered = json.loads(current["config_value"]["S"]).get("task_config", {}).get("labourers") if current else None
 
-    configs = render_configs(examples_dir, account, session.region_name, worker, registered)
+    configs = render_configs(examples_dir, account, session.region_name, worker, registered, worker_dir)
     for name, value in configs.items():
         item = {"env": {"S": env}, "config_name": {"S": name}, "config_value": {"S": json.dumps(value)}}
         dynamodb.put_item(TableName=table, Item=item)
@@ -770,7 +867,7 @@ def upload_configs(
 
 
 def recycle_functions(
-    functions: Sequence[str], session: Optional[boto3.Session] = None, log: Log = print
+    functions: Sequence[str], session: Optional[boto3.Session] = None, log: Log = print, lambda_client: Any = None
 ) -> List[str]:
     """Make the functions start fresh containers, so that they read their config rows again.
 
@@ -781,6 +878,7 @@ def recycle_functions(
     :param functions: Function names.
     :param session: The boto3 session; the default one when ``None``.
     :param log: Receives one line per recycled function.
+    :param lambda_client: The Lambda client to use; one of ``session`` by default.
     :return: The functions recycled.
     :raises DeployError: When Lambda rejects the update.
 
@@ -788,7 +886,7 @@ def recycle_functions(
 
         recycle_functions(["sosw_orchestrator", "sosw_scavenger"])
     """
-    lambda_client = (session or boto3.Session()).client("lambda")
+    lambda_client = lambda_client or (session or boto3.Session()).client("lambda")
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     recycled = []
     for name in functions:

@@ -7,17 +7,24 @@ Run moto's server with two fixes to its DynamoDB, so that it behaves like Dynamo
   between requests.
 - Fidelity: CloudFormation's UpdateStack with the template and parameters the stack already has fails with
   "No updates are to be performed.", as on AWS (moto reports a successful update instead).
+- Quiet: no line per request on stderr (MotoServer keeps stderr to report why a start failed).
+- Orphans: with ``--parent-pid PID`` the server exits when that process is gone, however it ended (SIGKILL
+  included), instead of running on unowned.
 - Speed: TransactWriteItems deep-copies a table once per *action* as its snapshot, which makes a 100-action
   transaction on a table of a few thousand items take seconds. The copies are all taken before anything changes,
   so copying each table once per transaction gives identical results.
 
-    python -m sosw.local._moto_main -H 127.0.0.1 -p 5000
+    python -m sosw.local._moto_main -H 127.0.0.1 -p 5000 [--parent-pid PID]
 """
 
 import copy
 import functools
+import logging
+import os
 import sys
 import threading
+import time
+from typing import List
 
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation.exceptions import ValidationError
@@ -82,6 +89,27 @@ def _patch() -> None:
     cloudformation_models.CloudFormationBackend.update_stack = update_stack_with_changes
 
 
+def _exit_with_parent(pid: int, period: float = 1.0) -> None:
+    """Exit once ``pid`` is no longer this process's parent: it died, and this process was handed to another."""
+
+    def watch() -> None:
+        while os.getppid() == pid:
+            time.sleep(period)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _take_parent_pid(argv: List[str]) -> List[str]:
+    if "--parent-pid" not in argv:
+        return argv
+    at = argv.index("--parent-pid")
+    _exit_with_parent(int(argv[at + 1]))
+    return argv[:at] + argv[at + 2:]
+
+
 if __name__ == "__main__":
+    arguments = _take_parent_pid(sys.argv[1:])
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _patch()
-    sys.exit(moto_main())
+    sys.exit(moto_main(arguments))

@@ -103,6 +103,19 @@ def runtime_error(error_type: str, message: str) -> Dict[str, Any]:
     return {"errorMessage": message, "errorType": error_type, "stackTrace": []}
 
 
+def log_error(error: Dict[str, Any]) -> None:
+    """Write an unhandled error to the function's log as Lambda's Python runtime does: ``[ERROR] Type: message``
+    and the traceback, so that the log alone tells why an invocation failed.
+
+    :param error: ``{"errorMessage", "errorType", "stackTrace"}``.
+    """
+    trace = "".join(error["stackTrace"])
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    if trace:
+        lines.append("Traceback (most recent call last):\n" + trace.rstrip("\n"))
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 class HandlerInitError(Exception):
     """The handler could not be loaded; ``error`` is the body Lambda would answer.
 
@@ -164,6 +177,7 @@ def _invoke(handler: Handler, message: Dict[str, Any]) -> bytes:
         reply["result"] = handler(message["event"], _context(message))
     except Exception as exc:
         reply["error"] = error_payload(exc)
+        log_error(reply["error"])
     duration_ms = (time.monotonic() - started) * 1000
     print(f"END RequestId: {request_id}", file=sys.stderr)
     print(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms", file=sys.stderr)
@@ -208,6 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         handler = load_handler(argv[0])
     except HandlerInitError as err:
+        log_error(err.error)
         _send(protocol_out, json.dumps({"ready": False, "error": err.error}).encode("utf-8") + b"\n")
         return 1
     _send(protocol_out, b'{"ready": true}\n')

@@ -61,6 +61,11 @@ _THROTTLED = {
     "message": "Rate Exceeded.",
 }
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+# Calls that change a function (UpdateFunctionConfiguration, UpdateFunctionCode, DeleteFunction, concurrency): the
+# warm processes of a function deployed in moto then retire, as Lambda's containers do, and the next invocation
+# starts from its new configuration (a config change reaches the function through its environment, see
+# sosw.deployer.recycle_functions).
+_FUNCTION_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/functions/(?P<name>[^/]+)(?:/(?:configuration|code|concurrency))?/?$")
 # Headers that describe one hop of a connection, or that the relaying side sets itself.
 _NOT_RELAYED = {
     "connection",
@@ -179,6 +184,8 @@ class _Function:
         self.containers = 0  # worker processes alive or starting
         self.idle: List[_Worker] = []
         self.retired = False  # replaced by a new registration under the same name
+        self.deployed = False  # registered from its configuration in moto, and read from there again when stale
+        self.stale = False  # changed in moto since it was registered
 
 
 class _Worker:
@@ -367,6 +374,7 @@ class LocalLambdaService:
         ``ResourceNotFoundException``.
     :param log_dir: Directory for one ``NAME.log`` per function with what its worker processes print. None: they print
         to the service's stderr.
+    :param region: Region of the functions' ARNs (and of moto lookups); else ``AWS_REGION``, else ``us-west-2``.
 
     Callable handlers run in a thread of the service. A thread cannot be killed: past its timeout the invocation is
     reported timed out and its concurrency slot released, while the call runs on in the background and its result is
@@ -393,6 +401,7 @@ class LocalLambdaService:
         async_retry_delays: Tuple[float, float] = (1.0, 2.0),
         code_resolver: Optional[CodeResolver] = None,
         log_dir: Optional[Union[str, os.PathLike]] = None,
+        region: Optional[str] = None,
     ):
         if len(async_retry_delays) != ASYNC_ATTEMPTS - 1 or min(async_retry_delays) < 0:
             raise ValueError(f"async_retry_delays needs {ASYNC_ATTEMPTS - 1} delays >= 0, got {async_retry_delays!r}")
@@ -402,7 +411,7 @@ class LocalLambdaService:
         self.async_retry_delays = tuple(async_retry_delays)
         self.code_resolver = code_resolver
         self.log_dir = Path(log_dir) if log_dir is not None else None
-        self.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-west-2"
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-west-2"
 
         self._cond = threading.Condition()  # guards everything below
         self._functions: Dict[str, _Function] = {}
@@ -615,7 +624,17 @@ class LocalLambdaService:
                 502, "ServiceException", {"Type": "Service", "Message": f"{self.proxy_endpoint} unreachable: {exc}"}
             ) from exc
         relayed = [(name, value) for name, value in answer_headers.items() if name.lower() not in _NOT_RELAYED]
+        changed = _FUNCTION_PATH.match(urllib.parse.urlsplit(path).path)
+        if changed and method in ("PUT", "POST", "DELETE") and status < 300:
+            self._mark_stale(_parse_function_name(urllib.parse.unquote(changed["name"]))[0])
         return _Response(status, relayed, answer_body)
+
+    def _mark_stale(self, name: str) -> None:
+        with self._cond:
+            function = self._functions.get(name)
+            if function is not None and function.deployed:
+                function.stale = True
+                logger.info("%s changed in %s: the next invocation reads it again", name, self.proxy_endpoint)
 
     def _invoke(self, reference: str, path: str, headers: Mapping[str, str], body: bytes) -> _Response:
         name, qualifier = _parse_function_name(reference)
@@ -651,7 +670,7 @@ class LocalLambdaService:
     def _lookup(self, name: str) -> _Function:
         with self._cond:
             function = self._functions.get(name)
-        if function:
+        if function and not function.stale:
             return function
         arn = _function_arn(self.region, name)
         if not self.proxy_endpoint:
@@ -659,7 +678,9 @@ class LocalLambdaService:
         with self._resolve_lock:
             with self._cond:
                 function = self._functions.get(name)
-            return function or self._register_deployed(name, arn)
+            if function and not function.stale:
+                return function
+            return self._register_deployed(name, arn)
 
     def _register_deployed(self, name: str, arn: str) -> _Function:
         """Register a function deployed into moto, with its configuration there and the code ``code_resolver`` finds."""
@@ -683,6 +704,7 @@ class LocalLambdaService:
         )
         logger.info("Registered deployed function %s from %s with code in %s", name, self.proxy_endpoint, code_dir)
         with self._cond:
+            self._functions[name].deployed = True
             return self._functions[name]
 
     # -- running ----------------------------------------------------------------------------------------------------

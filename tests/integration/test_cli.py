@@ -26,3 +26,29 @@ def test_tick_without_a_deployed_essential_is_one_line(sosw_tables, capsys, monk
     assert main(["tick", "orchestrator"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("sosw: error:") and "Traceback" not in err
+
+
+def test_status_json_is_one_document_with_every_state(sosw_tables, ddb, capsys):
+    task_config = {"labourers": {"w1": {"max_simultaneous_invocations": 2}}, "read_labourer_timeout": False}
+    ddb.put_item(TableName=constants.DEFAULT_CONFIG_TABLE, Item={
+        "env": {"S": "production"}, "config_name": {"S": constants.ESSENTIAL_CONFIG_NAME},
+        "config_value": {"S": json.dumps({"task_config": task_config})}})
+    task_manager = TaskManager(custom_config=task_config)
+    task_manager.create_tasks(task_manager.get_labourer("w1"), [{"n": n} for n in range(2)])
+
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"w1": {"queued": 2, "running": 0, "expired": 0, "retrying": 0,
+                                                          "completed": 0, "closed": 0, "dead": 0}}
+
+
+def test_tick_of_an_essential_not_deployed_says_to_deploy(aws, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", aws.endpoint)  # moto's Lambda: it has no sosw_orchestrator
+    assert main(["tick", "orchestrator"]) == 1
+    err = capsys.readouterr().err
+    assert "sosw_orchestrator is not deployed where boto3 points (us-west-2 at http://127.0.0.1:" in err
+    assert "run sosw deploy" in err
+
+
+def test_cleanup_with_nothing_deployed(aws, capsys):
+    assert main(["cleanup", "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {}

@@ -26,3 +26,13 @@ def test_aws_snippet_runs(snippet, sosw_tables):
     result = subprocess.run([sys.executable, str(snippet)], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=180)
     assert result.returncode == 0, f"{snippet.name} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_the_worker_unit_test_runs_in_a_fresh_shell(tmp_path):
+    """No AWS variable, no ~/.aws: the documented Worker test brings its own fake credentials and region."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
+    snippet = ROOT / "docs" / "snippets" / "aws" / "worker_test.py"
+    result = subprocess.run([sys.executable, str(snippet)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -348,3 +348,35 @@ def test_other_calls_reach_moto_and_deployed_functions_run_local_code(service, c
     with pytest.raises(client.exceptions.ResourceNotFoundException) as raised:
         client.invoke(FunctionName="codeless")
     assert "no local code is known" in raised.value.response["Error"]["Message"]
+
+
+def test_a_handler_traceback_is_in_the_function_log(service, client, tmp_path):
+    service.register("failing", "sample_handlers.fail", code_dir=HANDLERS)
+    invoke(client, "failing", {"n": 3})
+
+    log = (tmp_path / "logs" / "failing.log").read_text()
+    assert "[ERROR] ValueError: cannot handle {'n': 3}" in log
+    traceback = log[log.index("Traceback (most recent call last):"):]
+    assert 'sample_handlers.py", line' in traceback and "in fail" in traceback
+    assert log.index("START") < log.index("[ERROR]") < log.index("END RequestId")
+
+
+def test_a_configuration_change_in_moto_reaches_the_next_invocation(service, client):
+    boto3.client("iam").create_role(RoleName="lambda", AssumeRolePolicyDocument="{}")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.write(HANDLERS / "sample_handlers.py", "sample_handlers.py")
+    client.create_function(FunctionName="deployed", Runtime="python3.11", Role="arn:aws:iam::123456789012:role/lambda",
+                           Handler="sample_handlers.echo", Code={"ZipFile": package.getvalue()},
+                           Environment={"Variables": {"GREETING": "before"}})
+    service.code_resolver = lambda name, configuration: HANDLERS
+    _, first = invoke(client, "deployed")
+    assert first["env"]["GREETING"] == "before"
+
+    # What `sosw config upload` does to make functions read their config again: a configuration change.
+    client.update_function_configuration(FunctionName="deployed", Environment={"Variables": {"GREETING": "after"}})
+
+    _, second = invoke(client, "deployed")
+    assert second["env"]["GREETING"] == "after"
+    assert second["pid"] != first["pid"]  # a fresh container, as Lambda starts after a configuration change
+    assert not process_running(first["pid"])

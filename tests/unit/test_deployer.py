@@ -1,7 +1,9 @@
 """The pure parts of sosw.deployer: discovery, plans, packages and config rendering. No AWS."""
 
+import gzip
 import io
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -20,14 +22,17 @@ from sosw.deployer import (
     UploadPackage,
     build_package,
     code_sha256,
+    default_examples_dir,
     discover_stacks,
     first_failure,
     plan_cleanup,
     plan_deploy,
     render_configs,
 )
+from sosw.scaffold import init_worker
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
 WORKER = "sosw_tutorial_pull_tweeter_hashtags"
 ESSENTIALS = ["sosw-orchestrator", "sosw-scavenger", "sosw-scheduler", "sosw-worker-assistant"]
 INITIAL = ["sosw-dynamo-db-tables", "sosw-sns-topics"]
@@ -179,22 +184,76 @@ def test_first_failure_is_the_cause_within_the_last_operation():
     assert first_failure(events[:1], "sosw-scheduler") == ""
 
 
-def test_build_package_with_pip_holds_what_pip_installed(monkeypatch):
+def test_build_package_with_pip_installs_the_requirements_but_never_the_index_sosw(monkeypatch, tmp_path):
     commands = []
 
     def fake_run(cmd, check):
         commands.append(cmd)
         target = Path(cmd[cmd.index("--target") + 1])
-        (target / "sosw").mkdir()
-        (target / "sosw" / "__init__.py").write_text("# from PyPI\n")
+        (target / "requests").mkdir()
+        (target / "requests" / "__init__.py").write_text("# from PyPI\n")
         (target / "app.py").write_text("# shadowed by the function's own app.py\n")
 
     monkeypatch.setattr("sosw.deployer.subprocess.run", fake_run)
-    source = EXAMPLES / "essentials" / "sosw_scavenger"
+    source = tmp_path / "my_worker"
+    shutil.copytree(EXAMPLES / "essentials" / "sosw_scavenger", source)
+    (source / "requirements.txt").write_text("sosw>=0.7  # the original, on the package index\nrequests\n")
     archive = zipfile.ZipFile(io.BytesIO(build_package(source, exclude={"sosw-scavenger.yaml"}, pip=True)))
 
     (cmd,) = commands
-    assert cmd[1:4] == ["-m", "pip", "install"] and cmd[cmd.index("-r") + 1] == str(source / "requirements.txt")
-    assert sorted(archive.namelist()) == ["app.py", "requirements.txt", "sosw/__init__.py"]
-    assert archive.read("sosw/__init__.py") == b"# from PyPI\n"
+    assert cmd[1:4] == ["-m", "pip", "install"] and cmd[-1:] == ["requests"]  # no sosw line reaches pip
+    names = archive.namelist()
+    assert "requests/__init__.py" in names and "sosw/scheduler.py" in names  # this sosw, copied
+    assert archive.read("sosw/__init__.py") == (ROOT / "sosw" / "__init__.py").read_bytes()
     assert archive.read("app.py") == (source / "app.py").read_bytes()
+
+
+def test_build_package_with_pip_runs_no_pip_without_requirements(monkeypatch):
+    monkeypatch.setattr("sosw.deployer.subprocess.run", lambda cmd, check: pytest.fail(f"pip ran: {cmd}"))
+    names = zipfile.ZipFile(io.BytesIO(build_package(EXAMPLES / "essentials" / "sosw_orchestrator", pip=True)))
+    assert "sosw/orchestrator.py" in names.namelist()
+
+
+def test_the_scheduler_package_brings_a_botocore_that_knows_if_none_match():
+    archive = zipfile.ZipFile(io.BytesIO(build_package(EXAMPLES / "essentials" / "sosw_scheduler")))
+    names = set(archive.namelist())
+    assert {"boto3/__init__.py", "botocore/__init__.py", "s3transfer/__init__.py"} <= names
+    metadata = next(n for n in names if n.startswith("botocore-") and n.endswith(".dist-info/METADATA"))
+    version = tuple(int(p) for p in metadata.split("-")[1].split(".dist-info")[0].split(".")[:3])
+    assert version >= (1, 35, 2)
+    model = next(n for n in names if re.fullmatch(r"botocore/data/s3/[\d-]+/service-2\.json(\.gz)?", n))
+    text = gzip.decompress(archive.read(model)) if model.endswith(".gz") else archive.read(model)
+    assert b"IfNoneMatch" in text
+
+
+def test_a_requirement_not_met_here_names_itself(tmp_path):
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / "requirements.txt").write_text("boto3>=999.0\n")
+    with pytest.raises(DeployError, match=r"boto3>=999.0 but .* is installed"):
+        build_package(tmp_path)
+    (tmp_path / "requirements.txt").write_text("no-such-distribution-here\n")
+    with pytest.raises(DeployError, match="no-such-distribution-here is not installed"):
+        build_package(tmp_path)
+
+
+def test_packages_leave_out_tests_and_the_build_time_parts(tmp_path):
+    project = init_worker("my_worker", parent=tmp_path)
+    names = zipfile.ZipFile(io.BytesIO(build_package(project, exclude={"my-worker.yaml"}))).namelist()
+    assert "app.py" in names
+    assert not [n for n in names if n.startswith(("tests/", "config/", "sosw/_examples/", "sosw/_templates/"))]
+    assert not {"conftest.py", "sosw/scaffold.py", "sosw/cli.py", "sosw/__main__.py"} & set(names)
+
+
+def test_discover_stacks_takes_worker_folders_from_outside_the_examples(tmp_path):
+    project = init_worker("my_worker", parent=tmp_path)
+    stacks = discover_stacks(EXAMPLES, workers=["my_worker"], worker_dirs=[project])
+    assert [(s.name, s.source) for s in stacks if s.tier == "workers"] == [("my-worker", project)]
+    assert "my_worker" in {s.function for s in discover_stacks(EXAMPLES, workers=None, worker_dirs=[project])}
+    configs = render_configs(EXAMPLES, "111122223333", "eu-central-1", worker="my_worker", worker_dir=project)
+    assert configs["my_worker_config"] == {"multiplier": 1}
+    labourer = configs[constants.ESSENTIAL_CONFIG_NAME]["task_config"]["labourers"]["my_worker"]
+    assert labourer["arn"] == "arn:aws:lambda:eu-central-1:111122223333:function:my_worker"
+
+
+def test_the_default_examples_are_the_ones_the_packaging_maps_in():
+    assert default_examples_dir() == EXAMPLES

@@ -11,6 +11,8 @@ from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode
 
 from sosw import constants
+from sosw.deployer import requirements_of
+from sosw.scaffold import init_worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TEMPLATES = sorted(EXAMPLES.rglob("*.yaml"))
@@ -22,6 +24,9 @@ TIMEOUTS = {
     "sosw_scheduler": 900,
     "sosw_tutorial_pull_tweeter_hashtags": 60,
 }
+#: What the functions' packages bring beyond sosw: the Scheduler's S3 IfNoneMatch needs a botocore that Lambda's
+#: runtime may not have.
+BROUGHT_ALONG = {"sosw_scheduler": ["boto3>=1.35.2", "botocore>=1.35.2", "s3transfer"]}
 #: The only actions that may have Resource "*": AWS offers no resource-level permission for them.
 UNSCOPED_ACTIONS = {"cloudwatch:GetMetricStatistics"}
 
@@ -95,7 +100,8 @@ def test_function_conventions(path):
         "S3Key": f"sosw/packages/{function}.zip",
     }
     assert (path.parent / "app.py").is_file()
-    assert (path.parent / "requirements.txt").read_text().split() == ["sosw"]
+    # Never the package index's sosw (the original project): the deployer copies this one in.
+    assert requirements_of(path.parent) == BROUGHT_ALONG.get(function, [])
 
 
 @pytest.mark.parametrize("path", FUNCTION_TEMPLATES, ids=lambda p: p.name)
@@ -122,3 +128,21 @@ def test_scheduled_rules_invoke_orchestrator_and_scavenger_every_minute():
     assert {p["FunctionName"]["Fn::ImportValue"] for p in permissions} == targets
     assert {p["Principal"] for p in permissions} == {"events.amazonaws.com"}
     assert {p["SourceArn"]["Fn::GetAtt"][0] for p in permissions} == set(rules)
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory) -> Path:
+    return init_worker("my_worker", parent=tmp_path_factory.mktemp("scaffold")) / "my-worker.yaml"
+
+
+def test_the_scaffolded_template_lints_and_turns_off_lambda_retries(scaffolded):
+    matches = lint_file(scaffolded, config=ManualArgs(regions=["us-west-2"]))
+    assert [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches if m.rule.id.startswith("E")] == []
+    template = load(scaffolded)
+    [(_name, config)] = resources(template, "AWS::Lambda::EventInvokeConfig")
+    assert config["MaximumRetryAttempts"] == 0  # the Scavenger retries tasks; Lambda's retries would run them twice
+    [(_name, function)] = resources(template, "AWS::Lambda::Function")
+    assert function["FunctionName"] == "my_worker" and function["Handler"] == "app.lambda_handler"
+    assert function["Code"]["S3Key"] == "sosw/packages/my_worker.zip"
+    [(_name, group)] = resources(template, "AWS::Logs::LogGroup")
+    assert group["LogGroupName"] == "/aws/lambda/my_worker" and group["RetentionInDays"] > 0

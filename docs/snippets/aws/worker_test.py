@@ -3,10 +3,10 @@
 import os
 from unittest import mock
 
-import sosw.app
 from sosw import Worker
 from sosw.app import LambdaGlobals, get_lambda_handler
 from sosw.local.lambda_service import LocalLambdaService
+from sosw.local.moto_server import FAKE_CREDENTIALS
 
 
 class Processor(Worker):
@@ -25,11 +25,13 @@ lambda_handler = get_lambda_handler(Processor, global_vars)
 
 # --- the test ---------------------------------------------------------------------------------------------------
 # A real Lambda Invoke endpoint on 127.0.0.1 where a stand-in WorkerAssistant receives what the Worker reports.
-with LocalLambdaService() as lambdas:
-    os.environ.update(lambdas.environ())  # AWS_ENDPOINT_URL_LAMBDA: boto3 reaches the local service
+# boto3 reaches it through AWS_ENDPOINT_URL_LAMBDA, with fake credentials and a region so that the test runs in any
+# shell; patch.dict puts the environment back as it was when the test ends.
+environment_before = dict(os.environ)
+with LocalLambdaService() as lambdas, mock.patch.dict(os.environ, {**FAKE_CREDENTIALS, **lambdas.environ()}):
     lambdas.register("sosw_worker_assistant", lambda event, context: {"status": "completed"})
 
-    with mock.patch.object(sosw.app, "get_config", return_value={}):
+    with mock.patch("sosw.app.get_config", return_value={}):  # no config table: the Worker's config is empty
         processor = Processor()
 
     processor({"numbers": [1, 2, 3], "task_id": "task-1"})
@@ -47,3 +49,4 @@ assert payload["result"] == {"total": 6}
 assert payload["stats"]["numbers_summed"] == 3
 assert failed["action"] == "mark_task_as_failed" and failed["result"]["error"] == "the API answered 503"
 print(payload)
+assert dict(os.environ) == environment_before  # nothing leaks into the next test

@@ -27,6 +27,8 @@ DEV = LOCAL + [
     "ruff>=0.5",
     "pyyaml>=6",  # the docs read the IAM tables straight from the templates
     "wheel",  # tests/integration/test_wheel.py builds the wheel offline (no build isolation)
+    "mypy>=1.10",  # make test type-checks the package
+    "boto3-stubs[dynamodb,s3,lambda,sns,ssm,secretsmanager,cloudwatch,sts,cloudformation,events,sqs]",
 ]
 
 setup(

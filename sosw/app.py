@@ -187,6 +187,24 @@ class Processor(Component):
             )
         return self.aws_region
 
+    @property
+    def _partition(self) -> str:
+        """The AWS partition of :attr:`aws_region`: ``aws``, ``aws-cn``, ``aws-us-gov``..."""
+        import boto3
+
+        try:
+            return boto3.session.Session().get_partition_for_region(self._region)
+        except Exception:  # a region botocore does not know yet: the commercial partition is the likeliest
+            return "aws"
+
+    def _arn(self, service: str, resource: str) -> str:
+        """An ARN in this function's partition, region and account, e.g. ``self._arn('sns', 'SoswWorkerErrors')``.
+
+        :param service: The service part, e.g. ``'sns'``.
+        :param resource: The resource part, e.g. a topic name.
+        """
+        return f"arn:{self._partition}:{service}:{self._region}:{self._account}:{resource}"
+
     # Failure ---------------------------------------------------------------------------------------------------
 
     def die(self, message: str = "Unknown Failure") -> NoReturn:
@@ -201,7 +219,7 @@ class Processor(Component):
         logger.error("die: %s; stats: %s", message, dict(self.get_stats()))
         topic = self.config.get("dead_sns_topic", constants.DEAD_SNS_TOPIC)
         try:
-            arn = topic if topic.startswith("arn:") else f"arn:aws:sns:{self._region}:{self._account}:{topic}"
+            arn = topic if topic.startswith("arn:") else self._arn("sns", topic)
             function = os.environ.get(constants.ENV_FUNCTION_NAME) or "Some Function"
             make_client("sns").publish(TopicArn=arn, Subject=f"{function} died"[:100],
                                        Message=f"{message}\n\nstats: {dict(self.get_stats())}")

@@ -104,6 +104,19 @@ def test_die_exits_with_code_1_past_except_exception(monkeypatch):
     assert publish["Message"].startswith("out of memory")
 
 
+@pytest.mark.parametrize("region, partition", [("us-west-2", "aws"), ("cn-north-1", "aws-cn"),
+                                               ("us-gov-west-1", "aws-us-gov")])
+def test_die_builds_the_topic_arn_in_the_region_partition(region, partition):
+    processor = Processor()
+    processor.aws_account, processor.aws_region = "123456789012", region
+
+    with patch("boto3.client") as client, pytest.raises(SystemExit):
+        processor.die("bad")
+
+    assert client.return_value.publish.call_args.kwargs["TopicArn"] == \
+        f"arn:{partition}:sns:{region}:123456789012:SoswWorkerErrors"
+
+
 def test_die_subject_names_the_function(monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "my_worker")
     processor = Processor()

@@ -14,16 +14,66 @@ JSON configs give them).
     lambda_handler = get_lambda_handler(Orchestrator, global_vars)
 """
 
+import dataclasses
 import logging
 import math
-from typing import Any, Dict, List
+import types
+from typing import Any, Dict, List, Mapping, Optional
 
 from sosw import constants
+from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_int, parse_number
 from sosw.essential import Essential
 from sosw.exceptions import ConfigError
 from sosw.labourer import Labourer
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Orchestrator", "OrchestratorSettings"]
+
+
+@dataclasses.dataclass(frozen=True)
+class OrchestratorSettings:
+    """The Orchestrator's config keys, checked (``task_config`` is the TaskManager's). Built by :meth:`from_config`
+    when the Orchestrator is built, so a bad value fails there, naming the config row and key.
+
+    :param invocation_number_coefficient: Share of ``max_simultaneous_invocations`` per health status (0 to 4);
+        a status that is not listed gets 0.
+    :param max_simultaneous_invocations: For Labourers that set no limit of their own.
+    :param config_name: The config row, named in errors.
+
+    .. code-block:: python
+
+        settings = OrchestratorSettings.from_config({'invocation_number_coefficient': {'4': 1, '3': '0.5'}},
+                                                    'sosw_orchestrator_config')
+        settings.invocation_number_coefficient  # {4: 1.0, 3: 0.5}
+        OrchestratorSettings.from_config({'max_simultaneous_invocations': 'ten'}, 'sosw_orchestrator_config')
+        # ConfigError: sosw_orchestrator_config.max_simultaneous_invocations: expected a whole number of at least 0...
+    """
+
+    invocation_number_coefficient: Mapping[int, float]
+    max_simultaneous_invocations: int = 10
+    config_name: str = CUSTOM_CONFIG_NAME
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], config_name: str) -> "OrchestratorSettings":
+        """Parse the Orchestrator's config.
+
+        :param config: The assembled config; a missing key has the default of this class.
+        :param config_name: The config row, named in errors as ``<config_name>.<key>``.
+        :raises ConfigError: A malformed value.
+        """
+        key = f"{config_name}.invocation_number_coefficient"
+        raw = config.get("invocation_number_coefficient", constants.INVOCATION_NUMBER_COEFFICIENT)
+        if raw is not None and not isinstance(raw, Mapping):
+            raise ConfigError(f"expected {{health status: coefficient}}, got {raw!r}", config_name=key)
+        coefficients = {parse_int(status, f"{key}.{status}", minimum=None):
+                        parse_number(share, f"{key}.{status}", minimum=0) for status, share in (raw or {}).items()}
+        limit = config.get("max_simultaneous_invocations", cls.max_simultaneous_invocations)
+        return cls(
+            invocation_number_coefficient=types.MappingProxyType(coefficients),
+            max_simultaneous_invocations=parse_int(limit, f"{config_name}.max_simultaneous_invocations"),
+            config_name=config_name,
+        )
 
 
 class Orchestrator(Essential):
@@ -31,7 +81,8 @@ class Orchestrator(Essential):
     fails (Lambda refuses, a query fails) is logged and counted in ``stats``; the others still run.
 
     Config (``sosw_orchestrator_config`` over ``sosw_essential_config``): ``invocation_number_coefficient``,
-    ``max_simultaneous_invocations`` (for Labourers without their own) and ``task_config``.
+    ``max_simultaneous_invocations`` (for Labourers without their own) and ``task_config``. They are parsed once,
+    at construction, into :attr:`settings`: a bad value raises :class:`~sosw.exceptions.ConfigError` there.
 
     .. code-block:: python
 
@@ -43,16 +94,28 @@ class Orchestrator(Essential):
     DEFAULT_CONFIG: Dict[str, Any] = {
         "init_clients": ["Task"],
         "invocation_number_coefficient": dict(constants.INVOCATION_NUMBER_COEFFICIENT),
-        "max_simultaneous_invocations": 10,
+        "max_simultaneous_invocations": OrchestratorSettings.max_simultaneous_invocations,
         "task_config": {},
     }
 
     task_client: Any = None
+    #: The config, parsed: see :class:`OrchestratorSettings`.
+    settings: OrchestratorSettings
 
-    def __call__(self, event: Any) -> Dict[str, int]:
+    def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
+        """Assemble ``self.config`` as every Essential does, then parse it into :attr:`settings`.
+
+        :param custom_config: Config that wins over everything else.
+        :raises ConfigError: A malformed value, named ``<config row>.<key>``.
+        """
+        super().init_config(custom_config=custom_config)
+        self.settings = OrchestratorSettings.from_config(self.config, config_row_name())
+
+    def __call__(self, event: Any, reset_result: bool = True) -> Dict[str, int]:
         """Invoke the queued tasks of every Labourer, as many as each may run now.
 
         :param event: The scheduled event; its content is not used.
+        :param reset_result: Start ``self.result`` afresh (see :meth:`sosw.app.Processor.__call__`).
         :return: Tasks invoked per Labourer id.
         """
         invoked: Dict[str, int] = {}
@@ -62,27 +125,21 @@ class Orchestrator(Essential):
             except Exception:
                 self.stats["labourer_failures"] += 1
                 logger.exception("orchestrating %s failed; the other Labourers go on", labourer.id)
-        super().__call__(event)
+        super().__call__(event, reset_result=reset_result)
         return invoked
 
-    def _normalize_config(self, layer: Dict) -> Dict:
+    def _normalize_config(self, layer: Dict[str, Any]) -> Dict[str, Any]:
+        # JSON rows give the health statuses as "4", Python configs as 4: one key each, so that a layer overrides
+        # the statuses it names. Keys that are no integer stay as they are for the settings to refuse by name.
         raw = layer.get("invocation_number_coefficient")
         if isinstance(raw, dict):
-            try:
-                layer["invocation_number_coefficient"] = {int(status): value for status, value in raw.items()}
-            except (TypeError, ValueError):
-                raise ConfigError(f"health statuses must be integers, got {sorted(map(str, raw))}",
-                                  config_name="invocation_number_coefficient") from None
+            layer["invocation_number_coefficient"] = {_status_key(status): share for status, share in raw.items()}
         return layer
 
     @property
     def coefficients(self) -> Dict[int, float]:
-        raw = self.config.get("invocation_number_coefficient") or {}
-        try:
-            return {int(status): float(value) for status, value in raw.items()}
-        except (TypeError, ValueError, AttributeError):
-            raise ConfigError(f"expected {{health status: coefficient}}, got {raw!r}",
-                              config_name="invocation_number_coefficient") from None
+        """``invocation_number_coefficient`` as parsed: ``{health status: share of the limit}``."""
+        return dict(self.settings.invocation_number_coefficient)
 
     def get_labourers(self) -> List[Labourer]:
         """The configured Labourers (``task_config.labourers``), as the TaskManager reads them."""
@@ -98,10 +155,10 @@ class Orchestrator(Essential):
             health = labourer.get_attr("health")
         except AttributeError:
             health = self.task_client.ecology_client.get_labourer_status(labourer=labourer)
-        coefficient = self.coefficients.get(int(health), 0)
+        coefficient = self.settings.invocation_number_coefficient.get(int(health), 0)
         limit = labourer.max_simultaneous_invocations
         if limit is None:
-            limit = int(self.config["max_simultaneous_invocations"])
+            limit = self.settings.max_simultaneous_invocations
         desired = int(math.floor(limit * coefficient))
         if desired <= 0:
             return 0
@@ -118,3 +175,13 @@ class Orchestrator(Essential):
         self.task_client.ecology_client.add_running_tasks_for_labourer(labourer, count=len(invoked))
         self.stats[f"invoked_{labourer.id}"] += len(invoked)
         return len(invoked)
+
+
+def _status_key(status: Any) -> Any:
+    """A health status key as an ``int`` when it is the text of one, else unchanged."""
+    if isinstance(status, str):
+        try:
+            return int(status)
+        except ValueError:
+            pass
+    return status

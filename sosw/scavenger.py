@@ -3,15 +3,62 @@ Scavenger: run every minute, it archives completed tasks, retries expired ones a
 as dead (with an SNS message) those that used up their attempts.
 """
 
+import dataclasses
 import json
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from sosw import constants
+from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_int, parse_seconds, parse_text
 from sosw.essential import Essential
 from sosw.labourer import Labourer
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Scavenger", "ScavengerSettings"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScavengerSettings:
+    """The Scavenger's config keys, checked (``task_config`` is the TaskManager's, ``sns_config`` the
+    SnsManager's). Built by :meth:`from_config` when the Scavenger is built, so a bad value fails there, naming the
+    config row and key, instead of failing for every Labourer at every run while expired tasks pile up.
+
+    :param min_retry_delay: Seconds, a floor under ``max_duration`` in the retry delay; 0: off.
+    :param retry_tasks_limit: Tasks returned from the retry table per Labourer and run.
+    :param dead_sns_topic: Topic name or ARN that dead tasks are announced to (unless ``sns_config.recipient``).
+    :param config_name: The config row, named in errors.
+
+    .. code-block:: python
+
+        ScavengerSettings.from_config({'min_retry_delay': '90'}, 'sosw_scavenger_config').min_retry_delay  # 90
+        ScavengerSettings.from_config({'min_retry_delay': 'soon'}, 'sosw_scavenger_config')
+        # ConfigError: sosw_scavenger_config.min_retry_delay: expected a number of seconds, got 'soon'
+    """
+
+    min_retry_delay: int = 0
+    retry_tasks_limit: int = 100
+    dead_sns_topic: str = constants.DEAD_SNS_TOPIC
+    config_name: str = CUSTOM_CONFIG_NAME
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], config_name: str) -> "ScavengerSettings":
+        """Parse the Scavenger's config.
+
+        :param config: The assembled config; a missing key has the default of this class.
+        :param config_name: The config row, named in errors as ``<config_name>.<key>``.
+        :raises ConfigError: A malformed value.
+        """
+        # ``None`` or "" turned the floor off in 0.7.47's configs; whole seconds, as the delay is.
+        delay = config.get("min_retry_delay") or 0
+        return cls(
+            min_retry_delay=int(parse_seconds(delay, f"{config_name}.min_retry_delay")),
+            retry_tasks_limit=parse_int(config.get("retry_tasks_limit", cls.retry_tasks_limit),
+                                        f"{config_name}.retry_tasks_limit", minimum=1),
+            dead_sns_topic=parse_text(config.get("dead_sns_topic", cls.dead_sns_topic),
+                                      f"{config_name}.dead_sns_topic"),
+            config_name=config_name,
+        )
 
 
 class Scavenger(Essential):
@@ -27,6 +74,9 @@ class Scavenger(Essential):
     Dead tasks are announced through ``sns_client`` (an ``SnsManager`` built from ``sns_config``) to its
     ``recipient``, by default the topic ``dead_sns_topic`` (``SoswWorkerErrors``) of the account.
 
+    The config is parsed once, at construction, into :attr:`settings`: a bad value (``min_retry_delay: 'soon'``)
+    raises :class:`~sosw.exceptions.ConfigError` there.
+
     .. code-block:: python
 
         scavenger = Scavenger(custom_config={'task_config': {'labourers': {'my_worker': {'max_attempts': 5}}}})
@@ -35,23 +85,35 @@ class Scavenger(Essential):
 
     DEFAULT_CONFIG: Dict[str, Any] = {
         "init_clients": ["Task", "Sns"],
-        "retry_tasks_limit": 100,
-        "min_retry_delay": 0,
+        "retry_tasks_limit": ScavengerSettings.retry_tasks_limit,
+        "min_retry_delay": ScavengerSettings.min_retry_delay,
         "sns_config": {"subject": "sosw: task closed as dead"},
         "task_config": {},
     }
 
     task_client: Any = None
     sns_client: Any = None
+    #: The config, parsed: see :class:`ScavengerSettings`.
+    settings: ScavengerSettings
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._in_flight: Optional[Dict[str, List[Dict]]] = None
 
-    def __call__(self, event: Any = None) -> Dict[str, int]:
+    def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
+        """Assemble ``self.config`` as every Essential does, then parse it into :attr:`settings`.
+
+        :param custom_config: Config that wins over everything else.
+        :raises ConfigError: A malformed value, named ``<config row>.<key>``.
+        """
+        super().init_config(custom_config=custom_config)
+        self.settings = ScavengerSettings.from_config(self.config, config_row_name())
+
+    def __call__(self, event: Any = None, reset_result: bool = True) -> Dict[str, int]:
         """Archive, retry or close the tasks of every Labourer.
 
         :param event: The scheduled event, if any; its content is not used.
+        :param reset_result: Start ``self.result`` afresh (see :meth:`sosw.app.Processor.__call__`).
         :return: What changed, e.g. ``{'tasks_archived': 12, 'tasks_moved_to_retry': 1}``.
         """
         before = self.get_stats()
@@ -68,7 +130,7 @@ class Scavenger(Essential):
                 self._in_flight = None
         if self.sns_client is not None:
             self.sns_client.commit()
-        super().__call__(event)
+        super().__call__(event, reset_result=reset_result)
         after = self.get_stats()
         changes = {k: after[k] - before.get(k, 0) for k in after if k.startswith("tasks_")}
         return {k: v for k, v in changes.items() if v}
@@ -120,8 +182,7 @@ class Scavenger(Essential):
             max_duration = self.task_client.ecology_client.get_max_labourer_duration(labourer)
             labourer.set_custom_attribute("max_duration", max_duration)
         attempts = int(task.get(self.get_db_field_name("attempts")) or 0)
-        floor = int(self.config.get("min_retry_delay") or 0)
-        return int(max(int(max_duration), floor) * attempts)
+        return int(max(int(max_duration), self.settings.min_retry_delay) * attempts)
 
     def move_task_to_retry_table(self, task: Dict[str, Any], labourer: Labourer) -> bool:
         """Move one expired task to ``sosw_retry_tasks`` with its retry delay."""
@@ -150,14 +211,13 @@ class Scavenger(Essential):
         if self.sns_client is None:  # a config whose ``init_clients`` left it out
             self.register_clients(["Sns"])
         if not self.sns_client.recipient:
-            topic = self.config.get("dead_sns_topic", constants.DEAD_SNS_TOPIC)
-            self.sns_client.set_recipient(topic if topic.startswith("arn:") else
-                                          f"arn:aws:sns:{self._region}:{self._account}:{topic}")
+            topic = self.settings.dead_sns_topic
+            self.sns_client.set_recipient(topic if topic.startswith("arn:") else self._arn("sns", topic))
         return self.sns_client
 
     # Retry -----------------------------------------------------------------------------------------------------
 
     def retry_tasks(self, labourer: Labourer) -> List[str]:
         """Return the Labourer's tasks whose retry time has come to the head of its queue."""
-        tasks = self.task_client.get_tasks_to_retry_for_labourer(labourer, limit=int(self.config["retry_tasks_limit"]))
+        tasks = self.task_client.get_tasks_to_retry_for_labourer(labourer, limit=self.settings.retry_tasks_limit)
         return self.task_client.retry_tasks(labourer, tasks)

@@ -18,14 +18,59 @@ Base class of the Worker Lambdas that sosw orchestrates.
     lambda_handler = get_lambda_handler(Processor, global_vars)
 """
 
+import dataclasses
 import json
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from sosw import constants
+from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_mapping, parse_text
 from sosw.app import Processor
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Worker", "WorkerSettings"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+    """The config keys that the Worker base class reads, checked; a subclass's own keys are its business. Built by
+    :meth:`from_config` when the Worker is built, so a bad value fails there, naming the config row and key.
+
+    :param worker_assistant_lambda: ``sosw_worker_assistant_lambda``: the WorkerAssistant's function name or ARN.
+    :param meta_handler_config: ``meta_handler_config``, the config of the task event log writer; ``None`` when
+        the config has none (the Worker then writes no events).
+    :param config_name: The config row, named in errors.
+
+    .. code-block:: python
+
+        WorkerSettings.from_config({'sosw_worker_assistant_lambda': 'my_assistant'}, 'my_worker_config')
+        WorkerSettings.from_config({'sosw_worker_assistant_lambda': ''}, 'my_worker_config')
+        # ConfigError: my_worker_config.sosw_worker_assistant_lambda: expected a non-empty string, got ''
+    """
+
+    worker_assistant_lambda: str = constants.WORKER_ASSISTANT_LAMBDA
+    meta_handler_config: Optional[Mapping[str, Any]] = None
+    config_name: str = CUSTOM_CONFIG_NAME
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], config_name: str) -> "WorkerSettings":
+        """Parse the config keys of the Worker base class.
+
+        :param config: The assembled config; a missing key has the default of this class.
+        :param config_name: The config row, named in errors as ``<config_name>.<key>``.
+        :raises ConfigError: A malformed value.
+        """
+        meta = config.get("meta_handler_config")
+        return cls(
+            worker_assistant_lambda=parse_text(
+                config.get("sosw_worker_assistant_lambda", cls.worker_assistant_lambda),
+                f"{config_name}.sosw_worker_assistant_lambda"),
+            # Present, even empty or null, turns the event log on, as in 0.7.47.
+            meta_handler_config=(parse_mapping(meta, f"{config_name}.meta_handler_config")
+                                 if "meta_handler_config" in config else None),
+            config_name=config_name,
+        )
 
 
 class Worker(Processor):
@@ -38,6 +83,9 @@ class Worker(Processor):
     ``stats['worker_assistant_failures']``), not raised: the task then expires and the Scavenger retries it. With
     ``meta_handler_config`` in the config, the Worker also writes ``completed`` / ``failed`` events to the task event
     log (its role needs ``dynamodb:PutItem`` on ``sosw_tasks_meta``).
+
+    The keys it reads are parsed once, at construction, into :attr:`worker_settings`: a bad value raises
+    :class:`~sosw.exceptions.ConfigError` there.
     """
 
     DEFAULT_CONFIG: Dict[str, Any] = {
@@ -48,13 +96,26 @@ class Worker(Processor):
     lambda_client: Any = None
     #: Writes ``completed`` / ``failed`` events when ``meta_handler_config`` is configured; else ``None``.
     meta_handler: Any = None
+    #: The config keys of the Worker base class, parsed: see :class:`WorkerSettings`. (Not ``settings``: that name
+    #: is left to subclasses, which may well have settings of their own.)
+    worker_settings: WorkerSettings
 
     def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
         super().__init__(custom_config=custom_config, **kwargs)
-        if "meta_handler_config" in self.config:
+        if self.worker_settings.meta_handler_config is not None:
             from sosw.managers.meta_handler import MetaHandler
 
-            self.meta_handler = MetaHandler(custom_config=self.config["meta_handler_config"])
+            self.meta_handler = MetaHandler(custom_config=dict(self.worker_settings.meta_handler_config))
+
+    def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
+        """Assemble ``self.config`` (see :meth:`sosw.app.Processor.init_config`), then parse the keys the Worker
+        reads into :attr:`worker_settings`.
+
+        :param custom_config: Config that wins over everything else.
+        :raises ConfigError: A malformed value, named ``<config row>.<key>``.
+        """
+        super().init_config(custom_config=custom_config)
+        self.worker_settings = WorkerSettings.from_config(self.config, config_row_name())
 
     def __call__(self, event: Dict, reset_result: bool = True) -> Any:
         """Report the task of ``event`` (if it has a ``task_id``) as completed, then count the call and start
@@ -94,7 +155,7 @@ class Worker(Processor):
         payload = {"action": action, "task_id": task_id, "stats": stats, "result": dict(self.result)}
         try:
             self.lambda_client.invoke(
-                FunctionName=self.config.get("sosw_worker_assistant_lambda", constants.WORKER_ASSISTANT_LAMBDA),
+                FunctionName=self.worker_settings.worker_assistant_lambda,
                 InvocationType="Event",
                 Payload=json.dumps(payload, default=str).encode(),
             )

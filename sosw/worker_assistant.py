@@ -5,17 +5,62 @@ Event: ``{'action': 'mark_task_as_completed' | 'mark_task_as_failed', 'task_id':
 ``stats`` and ``result`` may be objects or their JSON text.
 """
 
+import dataclasses
 import json
 import logging
-from typing import Any, Dict, Optional
+import types
+from typing import Any, Dict, Mapping, Optional
 
 from boto3.dynamodb.conditions import Attr
 
+from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_mapping, parse_text
 from sosw.components.helpers import recursive_update
 from sosw.essential import Essential
 from sosw.exceptions import ConditionCheckFailed, InvalidEvent, InvalidTask, TaskNotFound
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["WorkerAssistant", "WorkerAssistantSettings"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerAssistantSettings:
+    """The WorkerAssistant's own config keys, checked (``task_config`` is the TaskManager's). Built by
+    :meth:`from_config` when the WorkerAssistant is built, so a bad value fails there, naming the config row and key.
+
+    :param dynamo_db_config: The top-level ``dynamo_db_config``, where 0.7.47's WorkerAssistant read its table:
+        applied over ``task_config.dynamo_db_config``.
+    :param field_names: Its ``field_names``: attribute names of the tasks table by field, e.g. ``{'task_id': 'id'}``.
+    :param config_name: The config row, named in errors.
+
+    .. code-block:: python
+
+        settings = WorkerAssistantSettings.from_config({'dynamo_db_config': {'field_names': {'task_id': 'id'}}},
+                                                       'sosw_worker_assistant_config')
+        settings.field_names  # {'task_id': 'id'}
+    """
+
+    dynamo_db_config: Mapping[str, Any]
+    field_names: Mapping[str, str]
+    config_name: str = CUSTOM_CONFIG_NAME
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], config_name: str) -> "WorkerAssistantSettings":
+        """Parse the WorkerAssistant's config.
+
+        :param config: The assembled config; a missing key has the default of this class.
+        :param config_name: The config row, named in errors as ``<config_name>.<key>``.
+        :raises ConfigError: A malformed value.
+        """
+        key = f"{config_name}.dynamo_db_config"
+        dynamo_db_config = parse_mapping(config.get("dynamo_db_config"), key)
+        field_names = parse_mapping(dynamo_db_config.get("field_names"), f"{key}.field_names")
+        return cls(
+            dynamo_db_config=dynamo_db_config,
+            field_names=types.MappingProxyType({
+                field: parse_text(name, f"{key}.field_names.{field}") for field, name in field_names.items()}),
+            config_name=config_name,
+        )
 
 
 class WorkerAssistant(Essential):
@@ -40,18 +85,22 @@ class WorkerAssistant(Essential):
     ACTIONS = ("mark_task_as_completed", "mark_task_as_failed")
 
     task_client: Any = None
+    #: The config, parsed: see :class:`WorkerAssistantSettings`.
+    settings: WorkerAssistantSettings
 
-    def init_config(self, custom_config: Optional[Dict] = None) -> None:
-        """Assemble ``self.config`` as every Essential does, then apply a top-level ``dynamo_db_config`` over
-        ``task_config.dynamo_db_config``: it describes the tasks table, which the TaskManager reaches.
+    def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
+        """Assemble ``self.config`` as every Essential does and parse it into :attr:`settings`, then apply a
+        top-level ``dynamo_db_config`` over ``task_config.dynamo_db_config``: it describes the tasks table, which the
+        TaskManager reaches.
 
         :param custom_config: Config that wins over everything else.
+        :raises ConfigError: A malformed value, named ``<config row>.<key>``.
         """
         super().init_config(custom_config=custom_config)
-        own = self.config.get("dynamo_db_config")
-        if own:
+        self.settings = WorkerAssistantSettings.from_config(self.config, config_row_name())
+        if self.settings.dynamo_db_config:
             self.config["task_config"] = recursive_update(self.config.get("task_config") or {},
-                                                          {"dynamo_db_config": own})
+                                                          {"dynamo_db_config": dict(self.settings.dynamo_db_config)})
 
     @property
     def dynamo_db_client(self) -> Any:
@@ -72,12 +121,15 @@ class WorkerAssistant(Essential):
 
         :param field: Name of the field, e.g. ``'task_id'``.
         """
+        if self.task_client is None:
+            return self.settings.field_names.get(field, field)
         return super().get_db_field_name(field)
 
-    def __call__(self, event: Any) -> Dict[str, Any]:
+    def __call__(self, event: Any, reset_result: bool = True) -> Dict[str, Any]:
         """Do what the event asks.
 
         :param event: ``{'action': ..., 'task_id': ..., 'stats'?: ..., 'result'?: ...}``, or its JSON text.
+        :param reset_result: Start ``self.result`` afresh (see :meth:`sosw.app.Processor.__call__`).
         :return: ``{'task_id': ..., 'status': ...}``.
         :raises InvalidEvent: The event is malformed; ``field`` names what is wrong. Nothing was written.
         """
@@ -97,7 +149,7 @@ class WorkerAssistant(Essential):
         # As the original, only the fields the event has are passed: tests patch these methods and check the call.
         kwargs = {field: self._object_field(event, field) for field in ("stats", "result") if field in event}
         status = getattr(self, action)(task_id=task_id, **kwargs)
-        super().__call__(event)
+        super().__call__(event, reset_result=reset_result)
         return {"task_id": task_id, "status": status}
 
     @staticmethod

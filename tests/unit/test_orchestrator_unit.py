@@ -6,6 +6,7 @@ from sosw import constants
 from sosw.exceptions import ConfigError
 from sosw.labourer import Labourer
 from sosw.orchestrator import Orchestrator
+from tests.unit.essentials_offline import offline
 
 
 class StubEcology:
@@ -55,12 +56,11 @@ def labourer(name="w", health=4, limit=10):
 
 
 @pytest.fixture
-def make(monkeypatch):
-    """An Orchestrator whose config rows are empty and whose task_client is the stub."""
-    monkeypatch.setattr("sosw.app.get_config", lambda name, test=False: {})
+def make():
+    """An Orchestrator without config rows whose task_client is the stub."""
 
     def build(stub, **config):
-        orchestrator = Orchestrator(custom_config=config)
+        orchestrator = offline(Orchestrator)(custom_config=config)
         orchestrator.task_client = stub
         return orchestrator
 
@@ -102,12 +102,17 @@ def test_zero_limit_invokes_nothing(make):
     assert make(StubTaskClient([], {})).get_desired_invocation_number_for_labourer(labourer(limit=0)) == 0
 
 
-@pytest.mark.parametrize("coefficients", [{"high": 1}, {"4": "lots"}])
-def test_malformed_coefficients_are_a_config_error(make, coefficients):
-    with pytest.raises(ConfigError) as raised:  # when the config is read, or at the latest when it is used
-        orchestrator = make(StubTaskClient([], {}), invocation_number_coefficient=coefficients)
-        orchestrator.get_desired_invocation_number_for_labourer(labourer())
-    assert raised.value.config_name == "invocation_number_coefficient"
+@pytest.mark.parametrize("coefficients, key", [({"high": 1}, "high"), ({"4": "lots"}, "4")])
+def test_malformed_coefficients_are_a_config_error_at_construction(make, coefficients, key):
+    with pytest.raises(ConfigError) as raised:
+        make(StubTaskClient([], {}), invocation_number_coefficient=coefficients)
+    assert raised.value.config_name == f"custom_config.invocation_number_coefficient.{key}"
+
+
+def test_coefficients_of_a_layer_override_the_statuses_it_names(make):
+    orchestrator = make(StubTaskClient([], {}), invocation_number_coefficient={"4": "0.5", "3": 0.25})
+    assert dict(orchestrator.settings.invocation_number_coefficient) == {0: 0, 1: 0, 2: 0.5, 3: 0.25, 4: 0.5}
+    assert orchestrator.coefficients == {0: 0, 1: 0, 2: 0.5, 3: 0.25, 4: 0.5}
 
 
 def test_invoke_for_labourer_asks_for_the_desired_number_and_counts_them_running(make):

@@ -141,6 +141,11 @@ class InvalidArgument(InvalidInput, AttributeError, AssertionError):
     ``AssertionError``, which sosw 0.7.47 raised for these."""
 
 
+class InvalidArgumentType(InvalidArgument, TypeError):
+    """An argument of a type the helper or decorator cannot use (``field`` names it). Also a ``TypeError``, and the
+    ``ValueError`` / ``AttributeError`` / ``AssertionError`` that sosw 0.7.47 raised for some of these."""
+
+
 class UnsupportedSetting(ConfigError, AttributeError, AssertionError):
     """A config value sosw cannot use (an unknown comparison operator, several statistics for one health metric).
     Also an ``AttributeError`` and an ``AssertionError``, which sosw 0.7.47 raised for these."""

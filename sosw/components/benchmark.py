@@ -1,5 +1,5 @@
 """
-Timing of methods, accumulated in the ``stats`` of their instance, like those of ``sosw.Processor``.
+Timing and counting of methods, accumulated in the ``stats`` of their instance, like those of ``sosw.Processor``.
 
 .. code-block:: python
 
@@ -21,6 +21,7 @@ Timing of methods, accumulated in the ``stats`` of their instance, like those of
     worker.process(1)
     worker.process(2)
     worker.stats['time_process']  # seconds spent in both calls
+    worker.stats['calls_process']  # 2
 """
 
 import functools
@@ -31,10 +32,11 @@ __all__ = ["benchmark"]
 
 
 def benchmark(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a method to add the seconds each call takes to ``self.stats['time_<name of the method>']``.
+    """Decorate a method to add the seconds each call takes to ``self.stats['time_<name of the method>']`` and count
+    the calls in ``self.stats['calls_<name of the method>']``.
 
-    The time of a call that raises is recorded too, and the exception goes on. ``self.stats`` must be a
-    ``collections.defaultdict(int)``, or have the key already.
+    A call that raises is timed and counted too, and the exception goes on. ``self.stats`` must be a
+    ``collections.defaultdict(int)``, or have the keys already.
 
     :param fn: The method to time.
     :return: The timed method.
@@ -45,7 +47,7 @@ def benchmark(fn: Callable[..., Any]) -> Callable[..., Any]:
             @benchmark
             def get_data(self):
                 ...
-        # After some calls: processor.stats['time_get_data'] == 0.42
+        # After 3 calls: processor.stats['time_get_data'] == 0.42, processor.stats['calls_get_data'] == 3
     """
 
     @functools.wraps(fn)
@@ -55,5 +57,6 @@ def benchmark(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, *args, **kwargs)
         finally:
             self.stats[f"time_{fn.__name__}"] += time.perf_counter() - started
+            self.stats[f"calls_{fn.__name__}"] += 1
 
     return timed

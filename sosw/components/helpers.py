@@ -1,5 +1,9 @@
 """
-Static helpers usable in any Lambda. They depend on nothing but the standard library.
+Static helpers usable in any Lambda. They depend on nothing but the standard library and sosw's own errors.
+
+Bad arguments raise :class:`~sosw.exceptions.InvalidArgument` (a ``ValueError``) or
+:class:`~sosw.exceptions.InvalidArgumentType` (also a ``TypeError``), which name the argument at fault. They are
+instances of the exception types 0.7.47 raised for the same arguments too.
 
 .. code-block:: python
 
@@ -16,8 +20,12 @@ import hashlib
 import json
 import re
 import uuid
+from collections import abc
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+from sosw.components.exceptions import EventNotFromSourceException
+from sosw.exceptions import InvalidArgument, InvalidArgumentType
 
 __all__ = [
     "validate_account_to_dashed",
@@ -63,11 +71,14 @@ _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
 _ACCOUNT_DIGITS = re.compile(r"\d{10}")
 _ACCOUNT_DASHED = re.compile(r"\d{3}-\d{3}-\d{4}")
+_AWS_ACCOUNT = re.compile(r"\d{12}")
 _INTEGER = re.compile(r"-?\d+")
+_EPOCH_TEXT = re.compile(r"\d+(\.\d*)?|\.\d+")
 _WORD_SEPARATORS = re.compile(r"[\s,]+")
 
 _DATE_FORMAT = "%Y-%m-%d"
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_STRING_FORMATS = (_DATE_FORMAT, _DATETIME_FORMAT, "%Y-%m-%d %H:%M:%S.%f")
 # Epoch seconds stay below 1e10 until the year 2286, epoch milliseconds pass it in April 1970.
 _EPOCH_MILLISECONDS_FROM = 10_000_000_000
 
@@ -76,7 +87,10 @@ _FALSE_STRINGS = frozenset({"false", "no", "n", "0", "off", ""})
 
 # Default of lookups where an absent key must not equal any value, not even None.
 _MISSING = object()
-_SOFT_KWARGS = ("separator", "exclude_key", "exclude_val")
+_EXCLUDE_KWARGS = ("exclude_key", "exclude_val")
+# 0.7.47 stops unwrapping there, a guard against a message that keeps looking wrapped.
+_MAX_UNWRAP_DEPTH = 10
+_MD5_DIGITS = 39
 
 _SEQUENCES = (list, tuple)
 _COLLECTIONS = (list, tuple, set, frozenset)
@@ -86,13 +100,17 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _wrong_type(field: str, expected: str, value: Any) -> InvalidArgumentType:
+    return InvalidArgumentType(f"expected {expected}, got {_type_name(value)}", field, value)
+
+
 def validate_account_to_dashed(account: Union[str, int]) -> str:
     """Validate that ``account`` is an AdWords account (10 digits) and return it in the dashed format.
 
     :param account: ``'1234567890'``, ``'123-456-7890'`` or ``1234567890``. Surrounding spaces are ignored.
     :return: The account as ``'123-456-7890'``.
-    :raises TypeError: If ``account`` is neither a string nor an integer.
-    :raises ValueError: If ``account`` is not ten digits, plain or dashed as ``XXX-XXX-XXXX``.
+    :raises InvalidArgumentType: If ``account`` is neither a string nor an integer.
+    :raises InvalidArgument: If ``account`` is not ten digits, plain or dashed as ``XXX-XXX-XXXX``.
 
     .. code-block:: python
 
@@ -100,13 +118,13 @@ def validate_account_to_dashed(account: Union[str, int]) -> str:
         validate_account_to_dashed('123-456-7890')  # '123-456-7890'
     """
     if isinstance(account, bool) or not isinstance(account, (str, int)):
-        raise TypeError(f"account: expected a string or an integer, got {_type_name(account)}")
+        raise _wrong_type("account", "a string or an integer", account)
     text = str(account).strip()
     if _ACCOUNT_DASHED.fullmatch(text):
         return text
     if _ACCOUNT_DIGITS.fullmatch(text):
         return f"{text[:3]}-{text[3:6]}-{text[6:]}"
-    raise ValueError(f"account: expected 10 digits as 1234567890 or 123-456-7890, got {account!r}")
+    raise InvalidArgument(f"expected 10 digits as 1234567890 or 123-456-7890, got {account!r}", "account", account)
 
 
 def validate_account_to_int(account: Union[str, int]) -> int:
@@ -114,8 +132,8 @@ def validate_account_to_int(account: Union[str, int]) -> int:
 
     :param account: ``'1234567890'``, ``'123-456-7890'`` or ``1234567890``. Surrounding spaces are ignored.
     :return: The account ID as an integer.
-    :raises TypeError: If ``account`` is neither a string nor an integer.
-    :raises ValueError: If ``account`` is not ten digits, plain or dashed as ``XXX-XXX-XXXX``.
+    :raises InvalidArgumentType: If ``account`` is neither a string nor an integer.
+    :raises InvalidArgument: If ``account`` is not ten digits, plain or dashed as ``XXX-XXX-XXXX``.
 
     .. code-block:: python
 
@@ -124,27 +142,30 @@ def validate_account_to_int(account: Union[str, int]) -> int:
     return int(validate_account_to_dashed(account).replace("-", ""))
 
 
-def validate_list_of_numbers_from_csv(data: Union[str, Iterable]) -> List[int]:
+def validate_list_of_numbers_from_csv(data: Union[str, int, float, Iterable]) -> List[Union[int, float]]:
     """Convert comma separated integers to a sorted list of unique integers. Values that are not integers are skipped.
 
-    :param data: A CSV string, or an iterable of integers and CSV strings.
+    :param data: A CSV string, or an iterable of numbers and CSV strings. A single number is returned in a list as it
+        is; anything else gives an empty list.
     :return: Sorted unique integers.
-    :raises TypeError: If ``data`` is neither a string nor an iterable.
 
     .. code-block:: python
 
         validate_list_of_numbers_from_csv('3, 1,x, 3,2.5')  # [1, 3]
         validate_list_of_numbers_from_csv(['5', 4, '1,2'])  # [1, 2, 4, 5]
+        validate_list_of_numbers_from_csv(123)  # [123]
     """
+    if isinstance(data, (int, float)):
+        return [data]
     if isinstance(data, str):
         data = [data]
     elif not isinstance(data, Iterable):
-        raise TypeError(f"data: expected a string or an iterable, got {_type_name(data)}")
+        return []
 
     numbers = set()
     for item in data:
-        if isinstance(item, int) and not isinstance(item, bool):
-            numbers.add(item)
+        if isinstance(item, (int, float)):
+            numbers.add(int(item))
         elif isinstance(item, str):
             numbers.update(int(part) for part in (p.strip() for p in item.split(",")) if _INTEGER.fullmatch(part))
     return sorted(numbers)
@@ -164,23 +185,33 @@ def camel_case_to_underscore(name: Any) -> str:
     return _CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", name)).replace("__", "_").lower()
 
 
-def chunks(items: Sequence, size: int) -> Iterator[List]:
-    """Yield successive lists of at most ``size`` elements of ``items``.
+def chunks(l: Iterable, n: int) -> Iterator:  # noqa: E741 - the parameter names of 0.7.47
+    """Yield successive chunks of at most ``n`` elements of ``l``.
 
-    :param items: Any iterable.
-    :param size: Positive chunk size.
-    :raises ValueError: If ``size`` is less than 1.
+    A sequence (list, tuple, string) is cut in slices of its own type; any other iterable in lists.
+
+    :param l: Any iterable.
+    :param n: Positive chunk size.
+    :raises InvalidArgumentType: If ``n`` is not an integer.
+    :raises InvalidArgument: If ``n`` is less than 1.
 
     .. code-block:: python
 
         list(chunks([1, 2, 3, 4, 5], 2))  # [[1, 2], [3, 4], [5]]
+        list(chunks('abcde', 2))  # ['ab', 'cd', 'e']
     """
-    if size < 1:
-        raise ValueError(f"size: must be a positive integer, got {size!r}")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise _wrong_type("n", "a positive integer", n)
+    if n < 1:
+        raise InvalidArgument(f"must be a positive integer, got {n!r}", "n", n)
+    if isinstance(l, abc.Sequence):
+        for start in range(0, len(l), n):
+            yield l[start : start + n]
+        return
     batch: List = []
-    for item in items:
+    for item in l:
         batch.append(item)
-        if len(batch) == size:
+        if len(batch) == n:
             yield batch
             batch = []
     if batch:
@@ -195,22 +226,22 @@ def validate_uuid4(uuid_string: str) -> str:
 
     :param uuid_string: The UUID, with or without dashes, in any case.
     :return: The UUID as lowercase ``xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx``.
-    :raises TypeError: If ``uuid_string`` is not a string.
-    :raises ValueError: If ``uuid_string`` is not a UUID, or not of version 4.
+    :raises InvalidArgumentType: If ``uuid_string`` is not a string.
+    :raises InvalidArgument: If ``uuid_string`` is not a UUID, or not of version 4.
 
     .. code-block:: python
 
         validate_uuid4('3F2504E0-4F89-41D3-9A0C-0305E82C3301')  # '3f2504e0-4f89-41d3-9a0c-0305e82c3301'
-        validate_uuid4('3f2504e0-4f89-11d3-9a0c-0305e82c3301')  # ValueError: version 1
+        validate_uuid4('3f2504e0-4f89-11d3-9a0c-0305e82c3301')  # InvalidArgument: version 1
     """
     if not isinstance(uuid_string, str):
-        raise TypeError(f"uuid_string: expected a string, got {_type_name(uuid_string)}")
+        raise _wrong_type("uuid_string", "a string", uuid_string)
     try:
         value = uuid.UUID(uuid_string)
     except ValueError:
-        raise ValueError(f"uuid_string: not a UUID: {uuid_string!r}") from None
+        raise InvalidArgument(f"not a UUID: {uuid_string!r}", "uuid_string", uuid_string) from None
     if value.version != 4 or value.variant != uuid.RFC_4122:
-        raise ValueError(f"uuid_string: not a version 4 UUID: {uuid_string!r}")
+        raise InvalidArgument(f"not a version 4 UUID: {uuid_string!r}", "uuid_string", uuid_string)
     return str(value)
 
 
@@ -218,26 +249,27 @@ def rstrip_all(input: str, patterns: Union[str, Iterable[str]]) -> str:
     """Strip every pattern from the right of ``input``, repeatedly. Order and spaces do not matter.
 
     :param input: String to modify.
-    :param patterns: A pattern or an iterable of patterns to remove. Their surrounding spaces are ignored.
+    :param patterns: A pattern or a list, set or tuple of patterns to remove. Their surrounding spaces are ignored, and
+        so are empty patterns.
     :return: ``input`` without any of the ``patterns`` or spaces at its end.
-    :raises TypeError: If ``input`` or a pattern is not a string.
-    :raises ValueError: If a pattern is empty.
+    :raises InvalidArgumentType: If ``input`` or a pattern is not a string.
 
     .. code-block:: python
 
         rstrip_all('name_b _a_b ', ['_a', '_b'])  # 'name'
     """
     if not isinstance(input, str):
-        raise TypeError(f"input: expected a string, got {_type_name(input)}")
+        raise _wrong_type("input", "a string", input)
     if isinstance(patterns, str):
         patterns = [patterns]
+    elif not isinstance(patterns, (*_COLLECTIONS,)):
+        raise _wrong_type("patterns", "a string or a list of strings", patterns)
     suffixes = []
     for pattern in patterns:
         if not isinstance(pattern, str):
-            raise TypeError(f"patterns: expected strings, got {_type_name(pattern)}")
-        if not pattern.strip():
-            raise ValueError(f"patterns: a pattern must not be empty, got {pattern!r}")
-        suffixes.append(pattern.strip())
+            raise _wrong_type("patterns", "strings", pattern)
+        if pattern.strip():
+            suffixes.append(pattern.strip())
 
     result = input.rstrip()
     stripped = True
@@ -254,11 +286,22 @@ def _convert(value: Any, vtype: Optional[Callable], name: str) -> Any:
     if vtype is None:
         return value
     if not callable(vtype):
-        raise ValueError(f"vtype: must be callable, got {vtype!r}")
+        raise _wrong_type("vtype", "a callable", vtype)
     try:
         return vtype(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name}: cannot convert {value!r} with {getattr(vtype, '__name__', vtype)}: {err}") from err
+    except TypeError as err:
+        message = f"cannot convert {value!r} with {getattr(vtype, '__name__', vtype)}: {err}"
+        raise InvalidArgumentType(message, name, value) from err
+    except ValueError as err:
+        message = f"cannot convert {value!r} with {getattr(vtype, '__name__', vtype)}: {err}"
+        raise InvalidArgument(message, name, value) from err
+
+
+def _check_input_and_name(input: Any, name: Any) -> None:
+    if not isinstance(input, Mapping):
+        raise _wrong_type("input", "a dictionary", input)
+    if not isinstance(name, str):
+        raise _wrong_type("name", "a string", name)
 
 
 def get_one_or_none_from_dict(input: Mapping, name: str, vtype: Optional[Callable] = None) -> Any:
@@ -270,22 +313,21 @@ def get_one_or_none_from_dict(input: Mapping, name: str, vtype: Optional[Callabl
     :param name: Name of the attribute, in singular form.
     :param vtype: Callable to convert the result with, for example ``str``, ``int`` or ``float``.
     :return: The (converted) value, or ``None``.
-    :raises ValueError: In every case something is wrong: ``input`` not a dictionary, several values, failed
-        conversion.
+    :raises InvalidArgument: In every case something is wrong: ``input`` not a dictionary, several values, failed
+        conversion. A wrong type is also a ``TypeError``.
 
     .. code-block:: python
 
         get_one_or_none_from_dict({'ids': ['42']}, 'id', int)  # 42
         get_one_or_none_from_dict({}, 'id')  # None
     """
-    if not isinstance(input, Mapping):
-        raise ValueError(f"input: expected a dictionary, got {_type_name(input)}")
+    _check_input_and_name(input, name)
     value = input.get(name)
     if value is None:
         value = input.get(f"{name}s")
     if isinstance(value, _COLLECTIONS):
         if len(value) > 1:
-            raise ValueError(f"{name}: expected at most one value, got {len(value)}: {value!r}")
+            raise InvalidArgument(f"expected at most one value, got {len(value)}: {value!r}", name, value)
         value = next(iter(value), None)
     if value is None:
         return None
@@ -301,17 +343,17 @@ def get_one_from_dict(input: Mapping, name: str, vtype: Optional[Callable] = Non
     :param name: Name of the attribute, in singular form.
     :param vtype: Callable to convert the result with, for example ``str``, ``int`` or ``float``.
     :return: The (converted) value.
-    :raises ValueError: In every case something is wrong: ``input`` not a dictionary, no value, several values,
-        failed conversion.
+    :raises InvalidArgument: In every case something is wrong: ``input`` not a dictionary, no value, several values,
+        failed conversion. A wrong type is also a ``TypeError``.
 
     .. code-block:: python
 
         get_one_from_dict({'id': 42}, 'id', str)  # '42'
-        get_one_from_dict({'ids': []}, 'id')  # ValueError
+        get_one_from_dict({'ids': []}, 'id')  # InvalidArgument (a ValueError)
     """
     value = get_one_or_none_from_dict(input, name, vtype)
     if value is None:
-        raise ValueError(f"{name}: input has no value for {name!r} nor {name + 's'!r}")
+        raise InvalidArgument(f"input has no value for {name!r} nor {name + 's'!r}", name)
     return value
 
 
@@ -322,7 +364,8 @@ def get_list_of_multiple_or_one_or_empty_from_dict(input: Mapping, name: str, vt
     :param name: Name of the attribute, in plural form. The singular is ``name`` without its trailing ``s``.
     :param vtype: Callable to convert each element with, for example ``str``, ``int`` or ``float``.
     :return: A list of the (converted) values; empty if none is set.
-    :raises ValueError: In every case something is wrong: ``input`` not a dictionary, failed conversion.
+    :raises InvalidArgument: In every case something is wrong: ``input`` not a dictionary, failed conversion. A wrong
+        type is also a ``TypeError``.
 
     .. code-block:: python
 
@@ -330,8 +373,7 @@ def get_list_of_multiple_or_one_or_empty_from_dict(input: Mapping, name: str, vt
         get_list_of_multiple_or_one_or_empty_from_dict({'id': 3}, 'ids')  # [3]
         get_list_of_multiple_or_one_or_empty_from_dict({}, 'ids')  # []
     """
-    if not isinstance(input, Mapping):
-        raise ValueError(f"input: expected a dictionary, got {_type_name(input)}")
+    _check_input_and_name(input, name)
     value = input.get(name)
     if value is None and name.endswith("s"):
         value = input.get(name[:-1])
@@ -341,21 +383,28 @@ def get_list_of_multiple_or_one_or_empty_from_dict(input: Mapping, name: str, vt
     return [_convert(item, vtype, name) for item in values]
 
 
-def _days_back(value: Any, name: str) -> datetime.timedelta:
-    # int() alone would take 1.9 as 1 and True as 1; JSON events may carry the number as a string.
-    if isinstance(value, (bool, float)) or not isinstance(value, (int, str)):
-        raise ValueError(f"{name}: expected a whole number of days, got {value!r}")
+def _days(value: Any, name: str) -> datetime.timedelta:
+    """A number of days; JSON events may carry it as a string. Negative days are in the future, as in 0.7.47."""
+    if isinstance(value, str):
+        try:
+            value = float(value) if "." in value else int(value)
+        except ValueError:
+            raise InvalidArgumentType(f"expected a number of days, got {value!r}", name, value) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _wrong_type(name, "a number of days", value)
+    return datetime.timedelta(days=value)
+
+
+def _date_field(value: Any, name: str) -> datetime.date:
+    """:func:`validate_date_from_something` for a named field: the error names it and keeps its type."""
     try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"{name}: expected a whole number of days, got {value!r}") from None
-    if days < 0:
-        raise ValueError(f"{name}: expected zero or more days, got {value!r}")
-    return datetime.timedelta(days=days)
+        return validate_date_from_something(value)
+    except InvalidArgument as err:
+        raise type(err)(err.message, name, value) from err
 
 
 def validate_date_list_from_event_or_days_back(
-    input: Mapping, days_back: int = 0, key_name: str = "date_list"
+    input: Mapping, days_back: Union[int, float] = 0, key_name: str = "date_list"
 ) -> List[datetime.date]:
     """Extract the list of dates ``input[key_name]``, else make a list of the one date ``days_back`` days ago.
 
@@ -366,8 +415,9 @@ def validate_date_list_from_event_or_days_back(
     :param days_back: Number of days back from today when ``input`` has no dates: 1 is yesterday. Default: today.
     :param key_name: Custom name of the key to extract from ``input``.
     :return: The dates, in the given order.
-    :raises TypeError: If ``input`` is not a dictionary, or the value is neither a string nor a list.
-    :raises ValueError: If a date is not valid, or ``days_back`` is not a whole number, zero or more.
+    :raises InvalidArgumentType: If ``input`` is not a dictionary, the value is neither a string nor a list, or
+        ``days_back`` is not a number.
+    :raises InvalidArgument: If a date is not valid.
 
     .. code-block:: python
 
@@ -376,75 +426,79 @@ def validate_date_list_from_event_or_days_back(
         validate_date_list_from_event_or_days_back({}, days_back=1)  # [yesterday]
     """
     if not isinstance(input, Mapping):
-        raise TypeError(f"input: expected a dictionary, got {_type_name(input)}")
+        raise _wrong_type("input", "a dictionary", input)
     value = input.get(key_name)
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
-    elif value is not None and not isinstance(value, _SEQUENCES):
-        raise TypeError(f"{key_name}: expected a list or a comma separated string, got {_type_name(value)}")
+    elif value is not None and not isinstance(value, _COLLECTIONS):
+        raise _wrong_type(key_name, "a list or a comma separated string", value)
     if not value:
-        return [datetime.date.today() - _days_back(days_back, "days_back")]
+        return [datetime.date.today() - _days(days_back, "days_back")]
+    return [_date_field(item, key_name) for item in value]
 
-    dates = []
-    for item in value:
-        try:
-            dates.append(validate_date_from_something(item))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{key_name}: invalid date {item!r}: {err}") from err
-    return dates
+
+def _from_epoch(seconds_or_milliseconds: Union[int, float]) -> datetime.datetime:
+    value = seconds_or_milliseconds
+    seconds = value / 1000 if abs(value) >= _EPOCH_MILLISECONDS_FROM else value
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc).replace(tzinfo=None)
 
 
 def validate_datetime_from_something(d: Any) -> datetime.datetime:
     """Convert ``d`` to ``datetime.datetime``.
 
-    Numbers are Unix epoch seconds, or milliseconds when 1e10 or more; they are converted to naive UTC time.
+    Numbers, and strings of digits, are Unix epoch seconds, or milliseconds when 1e10 or more; they are converted to
+    naive UTC time.
 
     :param d: A ``datetime.datetime`` (returned as is), a ``datetime.date`` (midnight), an ``int`` or ``float``
-        epoch in seconds or milliseconds, or a string ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS``.
+        epoch in seconds or milliseconds, or a string: ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``,
+        ``YYYY-MM-DD HH:MM:SS.ffffff`` or an epoch such as ``'1000'`` or ``'1000.1'``. As in 0.7.47, anything after
+        the seconds of a longer string is ignored (``'2019-01-01 10:11:12+00:00'``).
     :return: The datetime.
-    :raises TypeError: If ``d`` is of another type.
-    :raises ValueError: If a string is in neither format, or a number is out of range.
+    :raises InvalidArgumentType: If ``d`` is of another type.
+    :raises InvalidArgument: If a string is in none of these formats.
+    :raises OverflowError: If a number is out of the range of dates (or ``OSError``, ``ValueError``, as the platform
+        tells).
 
     .. code-block:: python
 
         validate_datetime_from_something('2019-01-01 10:11:12')  # datetime.datetime(2019, 1, 1, 10, 11, 12)
         validate_datetime_from_something(1546300800000)  # datetime.datetime(2019, 1, 1, 0, 0)
+        validate_datetime_from_something('1000')  # datetime.datetime(1970, 1, 1, 0, 16, 40)
     """
     if isinstance(d, datetime.datetime):
         return d
     if isinstance(d, datetime.date):
         return datetime.datetime.combine(d, datetime.time())
-    if isinstance(d, (int, float)) and not isinstance(d, bool):
-        seconds = d / 1000 if abs(d) >= _EPOCH_MILLISECONDS_FROM else d
+    if isinstance(d, (int, float)):
+        return _from_epoch(d)
+    if not isinstance(d, str):
+        raise _wrong_type("d", "a date, a datetime, a number or a string", d)
+    text = d.strip()
+    if _EPOCH_TEXT.fullmatch(text):
+        return _from_epoch(float(text))
+    for date_format in _STRING_FORMATS:
         try:
-            return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc).replace(tzinfo=None)
-        except (OverflowError, OSError, ValueError) as err:
-            raise ValueError(f"d: epoch {d!r} is out of range: {err}") from err
-    if isinstance(d, str):
-        text = d.strip()
-        for date_format in (_DATE_FORMAT, _DATETIME_FORMAT):
-            try:
-                return datetime.datetime.strptime(text, date_format)
-            except ValueError:
-                continue
-        raise ValueError(f"d: expected 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', got {d!r}")
-    raise TypeError(f"d: expected a date, a datetime, a number or a string, got {_type_name(d)}")
+            return datetime.datetime.strptime(text, date_format)
+        except ValueError:
+            continue
+    try:
+        return datetime.datetime.strptime(text[:19], _DATETIME_FORMAT)
+    except ValueError:
+        pass
+    raise InvalidArgument(f"expected 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM:SS[.ffffff]' or an epoch, got {d!r}", "d", d)
 
 
 def validate_date_from_something(d: Any) -> datetime.date:
     """Convert ``d`` to ``datetime.date``; the time of day, if any, is dropped.
 
-    Numbers are Unix epoch seconds, or milliseconds when 1e10 or more, taken in UTC.
-
-    :param d: A ``datetime.datetime``, a ``datetime.date``, an ``int`` or ``float`` epoch in seconds or
-        milliseconds, or a string ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS``.
+    :param d: Anything :func:`validate_datetime_from_something` accepts.
     :return: The date.
-    :raises TypeError: If ``d`` is of another type.
-    :raises ValueError: If a string is in neither format, or a number is out of range.
+    :raises InvalidArgumentType: If ``d`` is of another type.
+    :raises InvalidArgument: If a string is not a date.
 
     .. code-block:: python
 
-        validate_date_from_something('2019-01-01 10:11:12')  # datetime.date(2019, 1, 1)
+        validate_date_from_something('2019-01-01 10:11:12.123456')  # datetime.date(2019, 1, 1)
         validate_date_from_something(1546300800)  # datetime.date(2019, 1, 1)
     """
     if isinstance(d, datetime.date) and not isinstance(d, datetime.datetime):
@@ -458,20 +512,23 @@ def validate_string_matches_datetime_format(date_str: str, date_format: str, fie
     :param date_str: A date or time or both, for example ``'2018/09/16'``.
     :param date_format: A format for ``datetime.strptime``, for example ``'%Y/%m/%d'``.
     :param field_name: Name of the field, for the error message.
-    :raises TypeError: If ``date_str`` is not a string.
-    :raises ValueError: If ``date_str`` does not match ``date_format``.
+    :raises InvalidArgumentType: If ``date_str`` or ``date_format`` is not a string.
+    :raises InvalidArgument: If either is empty, or ``date_str`` does not match ``date_format``.
 
     .. code-block:: python
 
         validate_string_matches_datetime_format('2018/09/16', '%Y/%m/%d')  # passes
-        validate_string_matches_datetime_format('2018-09-16', '%Y/%m/%d', 'st_date')  # ValueError naming st_date
+        validate_string_matches_datetime_format('2018-09-16', '%Y/%m/%d', 'st_date')  # InvalidArgument naming st_date
     """
-    if not isinstance(date_str, str):
-        raise TypeError(f"{field_name}: expected a string, got {_type_name(date_str)}")
+    for value, name in ((date_str, field_name), (date_format, "date_format")):
+        if not isinstance(value, str):
+            raise _wrong_type(name, "a string", value)
+        if not value:
+            raise InvalidArgument("must not be empty", name, value)
     try:
         datetime.datetime.strptime(date_str, date_format)
     except ValueError:
-        raise ValueError(f"{field_name}: {date_str!r} does not match the format {date_format!r}") from None
+        raise InvalidArgument(f"{date_str!r} does not match the format {date_format!r}", field_name, date_str) from None
 
 
 def is_valid_date(date_str: str, date_formats: Union[str, Iterable[str]]) -> bool:
@@ -479,8 +536,9 @@ def is_valid_date(date_str: str, date_formats: Union[str, Iterable[str]]) -> boo
 
     :param date_str: A date or time or both, for example ``'2018/09/16'``. Anything but a string is not valid.
     :param date_formats: A format for ``datetime.strptime``, or a list of them, for example ``['%Y/%m/%d']``.
+        Elements that are not strings match nothing.
     :return: True if ``date_str`` matches any of the formats, False otherwise.
-    :raises TypeError: If ``date_formats`` is neither a string nor an iterable of strings.
+    :raises InvalidArgumentType: If ``date_formats`` is neither a string nor an iterable.
 
     .. code-block:: python
 
@@ -490,12 +548,9 @@ def is_valid_date(date_str: str, date_formats: Union[str, Iterable[str]]) -> boo
     if isinstance(date_formats, str):
         date_formats = [date_formats]
     elif not isinstance(date_formats, Iterable):
-        raise TypeError(f"date_formats: expected a string or a list of strings, got {_type_name(date_formats)}")
-    formats = list(date_formats)
-    for date_format in formats:
-        if not isinstance(date_format, str):
-            raise TypeError(f"date_formats: expected strings, got {_type_name(date_format)}")
-    if not isinstance(date_str, str):
+        raise _wrong_type("date_formats", "a string or a list of strings", date_formats)
+    formats = [date_format for date_format in date_formats if isinstance(date_format, str) and date_format]
+    if not isinstance(date_str, str) or not date_str:
         return False
     for date_format in formats:
         try:
@@ -509,35 +564,48 @@ def is_valid_date(date_str: str, date_formats: Union[str, Iterable[str]]) -> boo
 def _split_path(key: Any, separator: Optional[str]) -> List[str]:
     if separator is None:
         separator = "."
-    if not isinstance(separator, str) or not separator:
-        raise ValueError(f"separator: expected a non-empty string, got {separator!r}")
+    if not isinstance(separator, str):
+        raise _wrong_type("separator", "a string", separator)
+    if not separator:
+        raise InvalidArgument("must not be empty", "separator", separator)
     if not isinstance(key, str):
-        raise TypeError(f"key: expected a string, got {_type_name(key)}")
-    if not key:
-        raise ValueError("key: must not be empty")
+        raise _wrong_type("key", "a string", key)
     return key.split(separator)
 
 
-def _check_kwargs(kwargs: Mapping, allowed: Tuple[str, ...], function: str) -> None:
+def _exclusion(kwargs: Mapping, allowed: Tuple[str, ...], function: str) -> Callable[[Mapping], bool]:
+    """Check the keyword arguments of a ``recursive_matches_*`` helper; return the test of an excluded element."""
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
-        raise TypeError(f"{function}() got unexpected keyword arguments: {', '.join(unknown)}")
-    if "exclude_val" in kwargs and "exclude_key" not in kwargs:
-        raise TypeError(f"{function}(): exclude_val requires exclude_key")
+        raise InvalidArgumentType(f"{function}() got unexpected keyword arguments: {', '.join(unknown)}", unknown[0])
+    given = [name for name in _EXCLUDE_KWARGS if name in kwargs]
+    if len(given) == 1:
+        missing = next(name for name in _EXCLUDE_KWARGS if name not in kwargs)
+        raise InvalidArgument(f"{function}(): exclude_key and exclude_val go together; {given[0]} without it", missing)
+    exclude_key, exclude_val = kwargs.get("exclude_key"), kwargs.get("exclude_val")
+    if not exclude_key:
+        return lambda element: False
+    return lambda element: element.get(exclude_key, _MISSING) == exclude_val
 
 
-def _walk(src: Any, path: List[str], strict: bool, key: str) -> Iterator[Tuple[Mapping, Any]]:
-    """Yield ``(parent, value)`` for each element at ``path`` in ``src``, descending into every list and tuple.
+def _walk(
+    src: Any, path: List[str], strict: bool, key: str, excluded: Callable[[Mapping], bool]
+) -> Iterator[Tuple[Mapping, Any]]:
+    """Yield ``(parent, value)`` for each element at ``path`` in ``src``, descending into every list and tuple, lazily.
 
-    With ``strict``, an inaccessible path raises instead of being skipped.
+    At the last level, a dictionary that ``excluded`` tells is skipped before its key is looked up. With ``strict``, an
+    inaccessible path raises instead of being skipped.
     """
     if isinstance(src, _SEQUENCES):
         for element in src:
-            yield from _walk(element, path, strict, key)
+            yield from _walk(element, path, strict, key, excluded)
         return
     if not isinstance(src, Mapping):
         if strict:
-            raise AttributeError(f"key: {key!r} is inaccessible: {path[0]!r} is looked up in a {_type_name(src)}")
+            message = f"{key!r} is inaccessible: {path[0]!r} is looked up in a {_type_name(src)}"
+            raise InvalidArgumentType(message, "key", key)
+        return
+    if len(path) == 1 and excluded(src):
         return
     head = path[0]
     if head not in src:
@@ -547,21 +615,12 @@ def _walk(src: Any, path: List[str], strict: bool, key: str) -> Iterator[Tuple[M
     if len(path) == 1:
         yield src, src[head]
     else:
-        yield from _walk(src[head], path[1:], strict, key)
+        yield from _walk(src[head], path[1:], strict, key, excluded)
 
 
 def _check_src(src: Any) -> None:
     if not isinstance(src, (Mapping, *_SEQUENCES)):
-        raise TypeError(f"src: expected a dictionary or a list, got {_type_name(src)}")
-
-
-def _walk_soft_excluding(src: Any, key: str, kwargs: Mapping) -> Iterator[Any]:
-    _check_src(src)
-    path = _split_path(key, kwargs.get("separator"))
-    for parent, value in _walk(src, path, strict=False, key=key):
-        if "exclude_key" in kwargs and parent.get(kwargs["exclude_key"], _MISSING) == kwargs.get("exclude_val"):
-            continue
-        yield value
+        raise _wrong_type("src", "a dictionary or a list", src)
 
 
 def recursive_matches_soft(src: Union[Mapping, Sequence], key: str, val: Any, **kwargs: Any) -> bool:
@@ -581,8 +640,9 @@ def recursive_matches_soft(src: Union[Mapping, Sequence], key: str, val: Any, **
     :param kwargs: ``separator`` (str): custom path separator, default ``'.'``; ``exclude_key`` (str): key to check
         in the dictionary of the last level to exclude it; ``exclude_val``: value of ``exclude_key`` that excludes it.
     :return: True if any element matches.
-    :raises TypeError: If ``src`` or ``key`` is of the wrong type, or on unknown ``kwargs``.
-    :raises ValueError: If ``key`` or the separator is empty.
+    :raises InvalidArgument: If only one of ``exclude_key`` and ``exclude_val`` is given (also an
+        ``AttributeError``), or the separator is empty.
+    :raises InvalidArgumentType: If ``key`` is not a string, or on unknown ``kwargs``.
 
     .. code-block:: python
 
@@ -592,37 +652,38 @@ def recursive_matches_soft(src: Union[Mapping, Sequence], key: str, val: Any, **
         recursive_matches_soft(src, 'a.b', 'x', exclude_key='id', exclude_val=1)  # True: id 3 is a duplicate
         recursive_matches_soft(src, 'a.b', 'y', exclude_key='id', exclude_val=2)  # False
     """
-    _check_kwargs(kwargs, _SOFT_KWARGS, "recursive_matches_soft")
-    return any(value == val for value in _walk_soft_excluding(src, key, kwargs))
+    excluded = _exclusion(kwargs, ("separator", *_EXCLUDE_KWARGS), "recursive_matches_soft")
+    path = _split_path(key, kwargs.get("separator"))
+    return any(value == val for _, value in _walk(src, path, False, key, excluded))
 
 
 def recursive_matches_strict(src: Union[Mapping, Sequence], key: str, val: Any, **kwargs: Any) -> bool:
     """Tell whether any element at the dot notation path ``key`` in ``src`` equals ``val``; the path must exist.
 
-    Every element of a list or tuple met on the path is searched, and each must have the rest of the path. The value
-    at the end of the path is compared as a whole, even if it is a list.
+    Every element of a list or tuple met on the path is searched in order, and each must have the rest of the path
+    until one matches. The value at the end of the path is compared as a whole, even if it is a list. Elements at the
+    end of the path whose dictionary has ``exclude_key`` equal to ``exclude_val`` are skipped, the path need not
+    exist in them.
 
     :param src: Input dictionary (or list). Can contain nested dictionaries and lists.
     :param key: Path to search, with dot notation.
     :param val: Value to match in the elements at the path.
-    :param kwargs: ``separator`` (str): custom path separator, default ``'.'``.
+    :param kwargs: ``separator`` (str): custom path separator, default ``'.'``; ``exclude_key`` and ``exclude_val`` as
+        in :func:`recursive_matches_soft`.
     :return: True if any element matches.
     :raises KeyError: If a dictionary on the path lacks the next key.
-    :raises AttributeError: If the path goes on through something that is neither a dictionary nor a list.
-    :raises TypeError: If ``src`` or ``key`` is of the wrong type, or on unknown ``kwargs``.
-    :raises ValueError: If ``key`` or the separator is empty.
+    :raises InvalidArgumentType: If the path goes on through something that is neither a dictionary nor a list (also
+        an ``AttributeError``), ``key`` is not a string, or on unknown ``kwargs``.
+    :raises InvalidArgument: If only one of ``exclude_key`` and ``exclude_val`` is given, or the separator is empty.
 
     .. code-block:: python
 
         recursive_matches_strict({'a': [{'b': 1}, {'b': 2}]}, 'a.b', 2)  # True
-        recursive_matches_strict({'a': [{'b': 1}, {'c': 2}]}, 'a.b', 1)  # KeyError: the second has no 'b'
+        recursive_matches_strict({'a': [{'c': 1}, {'b': 1}]}, 'a.b', 1)  # KeyError: the first has no 'b'
     """
-    _check_kwargs(kwargs, ("separator",), "recursive_matches_strict")
-    _check_src(src)
+    excluded = _exclusion(kwargs, ("separator", *_EXCLUDE_KWARGS), "recursive_matches_strict")
     path = _split_path(key, kwargs.get("separator"))
-    # Walk the whole structure before comparing, so that an inaccessible path raises wherever it is.
-    values = [value for _, value in _walk(src, path, strict=True, key=key)]
-    return any(value == val for value in values)
+    return any(value == val for _, value in _walk(src, path, True, key, excluded))
 
 
 def recursive_matches_extract(
@@ -641,8 +702,8 @@ def recursive_matches_extract(
     :param kwargs: ``exclude_key`` (str): key to check in the dictionary of the last level to exclude it;
         ``exclude_val``: value of ``exclude_key`` that excludes it.
     :return: The value extracted at the path, or ``None``.
-    :raises TypeError: If ``src`` or ``key`` is of the wrong type, or on unknown ``kwargs``.
-    :raises ValueError: If ``key`` or the separator is empty.
+    :raises InvalidArgumentType: If ``src``, ``key`` or ``separator`` is of the wrong type, or on unknown ``kwargs``.
+    :raises InvalidArgument: If only one of ``exclude_key`` and ``exclude_val`` is given, or the separator is empty.
 
     .. code-block:: python
 
@@ -652,8 +713,14 @@ def recursive_matches_extract(
         recursive_matches_extract(src, 'a/b', separator='/')  # 'x'
         recursive_matches_extract(src, 'a.c')  # None
     """
-    _check_kwargs(kwargs, ("exclude_key", "exclude_val"), "recursive_matches_extract")
-    return next(_walk_soft_excluding(src, key, {**kwargs, "separator": separator}), None)
+    excluded = _exclusion(kwargs, _EXCLUDE_KWARGS, "recursive_matches_extract")
+    _check_src(src)
+    path = _split_path(key, separator)
+    return next((value for _, value in _walk(src, path, False, key, excluded)), None)
+
+
+def _nothing_excluded(element: Mapping) -> bool:
+    return False
 
 
 def recursive_exists_soft(src: Union[Mapping, Sequence], key: str, separator: Optional[str] = None) -> bool:
@@ -665,8 +732,8 @@ def recursive_exists_soft(src: Union[Mapping, Sequence], key: str, separator: Op
     :param key: Path to search, with dot notation.
     :param separator: Custom path separator. Default: ``'.'``.
     :return: True if the path exists somewhere.
-    :raises TypeError: If ``src`` or ``key`` is of the wrong type.
-    :raises ValueError: If ``key`` or the separator is empty.
+    :raises InvalidArgumentType: If ``src`` or ``key`` is of the wrong type.
+    :raises InvalidArgument: If the separator is empty.
 
     .. code-block:: python
 
@@ -675,7 +742,7 @@ def recursive_exists_soft(src: Union[Mapping, Sequence], key: str, separator: Op
     """
     _check_src(src)
     path = _split_path(key, separator)
-    return next(_walk(src, path, strict=False, key=key), None) is not None
+    return next(_walk(src, path, False, key, _nothing_excluded), None) is not None
 
 
 def recursive_exists_strict(src: Union[Mapping, Sequence], key: str, separator: Optional[str] = None) -> bool:
@@ -688,8 +755,8 @@ def recursive_exists_strict(src: Union[Mapping, Sequence], key: str, separator: 
     :param key: Path to search, with dot notation.
     :param separator: Custom path separator. Default: ``'.'``.
     :return: True if the path exists everywhere.
-    :raises TypeError: If ``src`` or ``key`` is of the wrong type.
-    :raises ValueError: If ``key`` or the separator is empty.
+    :raises InvalidArgumentType: If ``src`` or ``key`` is of the wrong type.
+    :raises InvalidArgument: If the separator is empty.
 
     .. code-block:: python
 
@@ -699,32 +766,32 @@ def recursive_exists_strict(src: Union[Mapping, Sequence], key: str, separator: 
     _check_src(src)
     path = _split_path(key, separator)
     try:
-        found = list(_walk(src, path, strict=True, key=key))
-    except (KeyError, AttributeError):
+        found = list(_walk(src, path, True, key, _nothing_excluded))
+    except (KeyError, InvalidArgumentType):
         return False
     return bool(found)
 
 
-def nested_dict_from_keys(keys: List, value: Optional[Any] = None) -> Dict:
+def nested_dict_from_keys(keys: Sequence, value: Optional[Any] = None) -> Any:
     """Construct a nested dictionary with each of ``keys`` embedded in the previous one; ``value`` is at the bottom.
 
-    :param keys: List (or tuple) of keys to embed, at least one.
+    :param keys: A sequence of keys to embed. Without keys, the result is ``value`` itself.
     :param value: Value to set at the lowest level.
     :return: The nested dictionary.
-    :raises TypeError: If ``keys`` is not a list or a tuple.
-    :raises ValueError: If ``keys`` is empty.
+    :raises InvalidArgumentType: If ``keys`` is not a sequence, or a key is not hashable (also an ``AssertionError``,
+        as in 0.7.47).
 
     .. code-block:: python
 
         nested_dict_from_keys(['a', 'b', 'c'])  # {'a': {'b': {'c': None}}}
         nested_dict_from_keys(['a', 'b', 'c'], value=42)  # {'a': {'b': {'c': 42}}}
     """
-    if not isinstance(keys, _SEQUENCES):
-        raise TypeError(f"keys: expected a list or a tuple, got {_type_name(keys)}")
-    if not keys:
-        raise ValueError("keys: must not be empty")
+    if not isinstance(keys, abc.Sequence):
+        raise _wrong_type("keys", "a list or a tuple", keys)
     result: Any = value
     for key in reversed(keys):
+        if not isinstance(key, abc.Hashable):
+            raise _wrong_type("keys", "hashable keys", key)
         result = {key: result}
     return result
 
@@ -732,60 +799,68 @@ def nested_dict_from_keys(keys: List, value: Optional[Any] = None) -> Dict:
 def dunder_to_dict(data: Mapping, separator: Optional[str] = None) -> Dict:
     """Convert a flat dictionary whose keys use dunder notation (``a__b``) for nesting to a nested dictionary.
 
-    Keys that are not strings are kept as they are.
+    Keys are merged in order: ``b__c__e`` goes into the ``c`` made by an earlier ``b__c`` when it is a dictionary, and
+    a later key wins over an earlier value, as :func:`recursive_update` does. The dictionary value of a dunder key is
+    converted too. Keys that are not strings are kept as they are.
 
     :param data: The flat dictionary.
     :param separator: Custom separator of the levels in the keys. Default: ``'__'``.
     :return: A new nested dictionary.
-    :raises TypeError: If ``data`` is not a dictionary.
-    :raises ValueError: If the separator is empty, or a key is both a value and a level of nesting (``a`` and
-        ``a__b``).
+    :raises InvalidArgumentType: If ``data`` is not a dictionary, or a key nests under an earlier value that is not
+        a dictionary (``a`` and then ``a__b``).
+    :raises InvalidArgument: If the separator is empty, or a key starts or ends with it (``__data``, ``data__``).
 
     .. code-block:: python
 
         dunder_to_dict({'a': 'v1', 'b__c': 'v2', 'b__d__e': 'v3'})
         # {'a': 'v1', 'b': {'c': 'v2', 'd': {'e': 'v3'}}}
+        dunder_to_dict({'b__c': {'d': 1}, 'b__c__e': 2})  # {'b': {'c': {'d': 1, 'e': 2}}}
     """
     if not isinstance(data, Mapping):
-        raise TypeError(f"data: expected a dictionary, got {_type_name(data)}")
+        raise _wrong_type("data", "a dictionary", data)
     if separator is None:
         separator = "__"
-    if not isinstance(separator, str) or not separator:
-        raise ValueError(f"separator: expected a non-empty string, got {separator!r}")
+    if not isinstance(separator, str):
+        raise _wrong_type("separator", "a string", separator)
+    if not separator:
+        raise InvalidArgument("must not be empty", "separator", separator)
 
     result: Dict = {}
-    # Only dictionaries made here may be nested into: a dictionary given as a value belongs to the caller.
-    made_here = {id(result)}
     for key, value in data.items():
-        parts = key.split(separator) if isinstance(key, str) else [key]
-        level = result
-        for part in parts[:-1]:
-            if part not in level:
-                level[part] = {}
-                made_here.add(id(level[part]))
-            level = level[part]
-            if id(level) not in made_here:
-                raise ValueError(f"data: key {key!r} nests under {part!r}, which already has a value")
-        if parts[-1] in level:
-            raise ValueError(f"data: key {key!r} is also a level of nesting of another key")
-        level[parts[-1]] = value
+        if not isinstance(key, str) or separator not in key:
+            result[key] = value
+            continue
+        if key.startswith(separator) or key.endswith(separator):
+            raise InvalidArgument(f"key {key!r} must use {separator!r} only between levels", "data", key)
+        main_key, *nested_keys = key.split(separator)
+        if isinstance(value, Mapping):
+            value = dunder_to_dict(value, separator)
+        current = result.get(main_key, {})
+        if not isinstance(current, Mapping):
+            raise InvalidArgumentType(f"key {key!r} nests under {main_key!r}, which already has a value", "data", key)
+        result[main_key] = recursive_update(current, nested_dict_from_keys(nested_keys, value))
     return result
 
 
 def convert_string_to_words(string: str) -> str:
-    """Convert a string of words separated by spaces and/or commas to comma separated words.
+    """Convert a string of words separated by spaces and/or commas to lower-case comma separated words.
 
     :param string: String to convert into words.
-    :return: The words, in order, joined by commas without spaces.
-    :raises TypeError: If ``string`` is not a string.
+    :return: The words, lower-cased, in order, joined by commas without spaces.
+    :raises InvalidArgumentType: If ``string`` is not a string.
 
     .. code-block:: python
 
-        convert_string_to_words(' foo bar,baz ,, qux ')  # 'foo,bar,baz,qux'
+        convert_string_to_words(' Foo bar,baz ,, QUX ')  # 'foo,bar,baz,qux'
     """
     if not isinstance(string, str):
-        raise TypeError(f"string: expected a string, got {_type_name(string)}")
-    return ",".join(word for word in _WORD_SEPARATORS.split(string) if word)
+        raise _wrong_type("string", "a string", string)
+    return ",".join(word for word in _WORD_SEPARATORS.split(string.lower()) if word)
+
+
+def _given(value: Any) -> bool:
+    # JSON events built from templates carry absent fields as null or "".
+    return value is not None and value != ""
 
 
 def construct_dates_from_event(event: Mapping) -> Tuple[datetime.date, datetime.date]:
@@ -793,13 +868,15 @@ def construct_dates_from_event(event: Mapping) -> Tuple[datetime.date, datetime.
 
     The end date is ``en_date``, today by default. The start date is either ``st_date``, or ``days_back`` days before
     the end date. Dates may be ``datetime.date``, ``datetime.datetime`` (the time of day is dropped) or
-    ``'YYYY-MM-DD'`` strings; in fact anything :func:`validate_date_from_something` accepts.
+    ``'YYYY-MM-DD'`` strings; in fact anything :func:`validate_date_from_something` accepts. A field that is ``None``
+    or ``''`` is absent.
 
     :param event: Lambda payload.
     :return: ``(start_date, end_date)`` as ``datetime.date``.
-    :raises TypeError: If ``event`` is not a dictionary, or a date is of a wrong type.
-    :raises ValueError: If the event has both or neither of ``st_date`` and ``days_back``, a date is not valid,
-        ``days_back`` is not a whole number, zero or more, or the start date is after the end date.
+    :raises InvalidArgument: If the event has both or neither of ``st_date`` and ``days_back`` (also an
+        ``AttributeError``, as in 0.7.47), a date is not valid, ``days_back`` is not a whole number, or ``st_date`` is
+        after the end date (also an ``AssertionError``).
+    :raises InvalidArgumentType: If ``event`` is not a dictionary, or a date is of a wrong type.
 
     .. code-block:: python
 
@@ -808,28 +885,18 @@ def construct_dates_from_event(event: Mapping) -> Tuple[datetime.date, datetime.
         construct_dates_from_event({'days_back': 7})  # (a week ago, today)
     """
     if not isinstance(event, Mapping):
-        raise TypeError(f"event: expected a dictionary, got {_type_name(event)}")
+        raise _wrong_type("event", "a dictionary", event)
     st_date, en_date, days_back = (event.get(name) for name in ("st_date", "en_date", "days_back"))
-    if (st_date is None) == (days_back is None):
-        raise ValueError("event: expected either st_date or days_back, not both and not neither")
+    if _given(st_date) == _given(days_back):
+        raise InvalidArgument("expected either st_date or days_back, not both and not neither", "event", event)
 
     end = datetime.date.today() if en_date is None else _date_field(en_date, "en_date")
-    if st_date is not None:
-        start = _date_field(st_date, "st_date")
-    else:
-        start = end - _days_back(days_back, "days_back")
+    if _given(days_back):
+        return end - datetime.timedelta(days=_convert(days_back, int, "days_back")), end
+    start = _date_field(st_date, "st_date")
     if start > end:
-        raise ValueError(f"st_date: {start.isoformat()} is after en_date {end.isoformat()}")
+        raise InvalidArgument(f"{start.isoformat()} is after en_date {end.isoformat()}", "st_date", st_date)
     return start, end
-
-
-def _date_field(value: Any, name: str) -> datetime.date:
-    try:
-        return validate_date_from_something(value)
-    except TypeError as err:
-        raise TypeError(f"{name}: {err}") from err
-    except ValueError as err:
-        raise ValueError(f"{name}: {err}") from err
 
 
 def validate_list_of_words_from_csv_or_list(data: Union[str, List[str]]) -> List[str]:
@@ -837,30 +904,30 @@ def validate_list_of_words_from_csv_or_list(data: Union[str, List[str]]) -> List
 
     Every element must be a single word. Empty elements are dropped.
 
-    :param data: A CSV string, or a list (or tuple) of strings, possibly CSV themselves.
+    :param data: A CSV string, or a list, tuple or set of strings, possibly CSV themselves.
     :return: The stripped words, in order.
-    :raises TypeError: If ``data`` is neither a string nor a list of strings.
-    :raises ValueError: If an element holds several words.
+    :raises InvalidArgumentType: If ``data`` is neither a string nor a list of strings.
+    :raises InvalidArgument: If an element holds several words.
 
     .. code-block:: python
 
         validate_list_of_words_from_csv_or_list('a, b,c')  # ['a', 'b', 'c']
         validate_list_of_words_from_csv_or_list(['a', 'b, c'])  # ['a', 'b', 'c']
-        validate_list_of_words_from_csv_or_list('a b, c')  # ValueError
+        validate_list_of_words_from_csv_or_list('a b, c')  # InvalidArgument
     """
     if isinstance(data, str):
         data = [data]
-    elif not isinstance(data, _SEQUENCES):
-        raise TypeError(f"data: expected a string or a list of strings, got {_type_name(data)}")
+    elif not isinstance(data, _COLLECTIONS):
+        raise _wrong_type("data", "a string or a list of strings", data)
 
     words = []
     for item in data:
         if not isinstance(item, str):
-            raise TypeError(f"data: expected strings, got {_type_name(item)}")
+            raise _wrong_type("data", "strings", item)
         for part in item.split(","):
             word = part.strip()
             if len(word.split()) > 1:
-                raise ValueError(f"data: expected single words, got {word!r}")
+                raise InvalidArgument(f"expected single words, got {word!r}", "data", word)
             if word:
                 words.append(word)
     return words
@@ -884,7 +951,7 @@ def first_or_none(items: Iterable, condition: Optional[Callable[[Any], Any]] = N
     return None
 
 
-def recursive_update(d: Dict, u: Mapping) -> Dict:
+def recursive_update(d: Optional[Mapping], u: Optional[Mapping]) -> Dict:
     """Recursively update the dictionary ``d`` with ``u`` and return the result; ``d`` itself is not changed.
 
     Values of ``u`` win on a type conflict. List, set and tuple values present in both are merged keeping each value
@@ -893,12 +960,16 @@ def recursive_update(d: Dict, u: Mapping) -> Dict:
     :param d: The base dictionary.
     :param u: The dictionary whose values win.
     :return: A new dictionary.
+    :raises InvalidArgumentType: If ``d`` or ``u`` is not a dictionary (nor ``None``).
 
     .. code-block:: python
 
         recursive_update({'a': {'b': 1, 'l': [1]}}, {'a': {'c': 2, 'l': [2]}})
         # {'a': {'b': 1, 'l': [1, 2], 'c': 2}}
     """
+    for name, value in (("d", d), ("u", u)):
+        if value is not None and not isinstance(value, Mapping):
+            raise _wrong_type(name, "a dictionary", value)
     result = dict(d or {})
     for key, value in (u or {}).items():
         current = result.get(key)
@@ -922,14 +993,14 @@ def trim_arn_to_name(arn: str) -> str:
 
     :param arn: The ARN, or a plain name.
     :return: The name.
-    :raises ValueError: If ``arn`` is not a string.
+    :raises InvalidArgumentType: If ``arn`` is not a string.
 
     .. code-block:: python
 
         trim_arn_to_name('arn:aws:lambda:us-west-2:000000000000:function:bar:$LATEST')  # 'bar'
     """
     if not isinstance(arn, str):
-        raise ValueError(f"arn: expected a string, got {type(arn).__name__}")
+        raise _wrong_type("arn", "a string", arn)
     if not arn.startswith("arn:"):
         return arn.split(":")[0]
     parts = arn.split(":")
@@ -940,24 +1011,28 @@ def trim_arn_to_name(arn: str) -> str:
 
 
 def trim_arn_to_account(arn: str) -> str:
-    """Extract the account ID from a full ARN, with or without a version or alias.
+    """Extract the account ID from a full ARN, with or without a version or alias; a bare account ID passes through.
 
     See the `ARN format <https://docs.aws.amazon.com/general/latest/gr/aws-arns-and-namespaces.html>`_.
 
-    :param arn: The ARN.
+    :param arn: The ARN, or a 12-digit account ID.
     :return: The account ID; empty for the resources that have none, like S3 buckets.
-    :raises TypeError: If ``arn`` is not a string.
-    :raises ValueError: If ``arn`` is not an ARN, like a plain function name, which has no account.
+    :raises InvalidArgumentType: If ``arn`` is not a string.
+    :raises InvalidArgument: If ``arn`` is neither an ARN nor an account ID, like a plain function name, which has no
+        account (also an ``AttributeError``, as in 0.7.47).
 
     .. code-block:: python
 
         trim_arn_to_account('arn:aws:lambda:us-west-2:000000000000:function:bar:$LATEST')  # '000000000000'
+        trim_arn_to_account('000000000000')  # '000000000000'
     """
     if not isinstance(arn, str):
-        raise TypeError(f"arn: expected a string, got {_type_name(arn)}")
+        raise _wrong_type("arn", "a string", arn)
+    if _AWS_ACCOUNT.fullmatch(arn):
+        return arn
     parts = arn.split(":")
     if parts[0] != "arn" or len(parts) < 6:
-        raise ValueError(f"arn: not an ARN, so it has no account: {arn!r}")
+        raise InvalidArgument(f"not an ARN, so it has no account: {arn!r}", "arn", arn)
     return parts[4]
 
 
@@ -1013,89 +1088,99 @@ def make_hash(o: Any) -> int:
     return int.from_bytes(_digest(o)[:8], "big")
 
 
-def to_bool(value: Any) -> bool:
+def to_bool(val: Any) -> bool:
     """Convert a flag, for example from an event or an environment variable, to ``bool``.
 
-    :param value: ``True``, ``1``, or ``'true'``, ``'yes'``, ``'y'``, ``'1'``, ``'on'`` are true; ``False``, ``0``,
-        ``None``, or ``''``, ``'false'``, ``'no'``, ``'n'``, ``'0'``, ``'off'`` are false. Strings are stripped and
-        compared regardless of case.
+    :param val: Numbers are true unless zero; ``None`` is false. Strings ``'true'``, ``'yes'``, ``'y'``, ``'1'``,
+        ``'on'`` are true; ``''``, ``'false'``, ``'no'``, ``'n'``, ``'0'``, ``'off'`` are false. Strings are stripped
+        and compared regardless of case.
     :return: The flag.
-    :raises ValueError: For any other value.
+    :raises InvalidArgument: For any other value.
 
     .. code-block:: python
 
         to_bool(' Yes ')  # True
+        to_bool(2)  # True
         to_bool(None)  # False
-        to_bool('maybe')  # ValueError
+        to_bool('maybe')  # InvalidArgument (a ValueError)
     """
-    if value is None:
+    if val is None:
         return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
+    if isinstance(val, (bool, int, float)):
+        return bool(val)
+    if isinstance(val, str):
+        text = val.strip().lower()
         if text in _TRUE_STRINGS:
             return True
         if text in _FALSE_STRINGS:
             return False
-    raise ValueError(f"value: cannot convert {value!r} to bool")
+    raise InvalidArgument(f"cannot convert {val!r} to bool", "val", val)
 
 
-def small_int_from_string(value: str, limit: int = 1000) -> int:
-    """Make a small integer from ``value``, the same in every process, for example to spread items over shards.
+def small_int_from_string(input_string: str, num_digits: int = 2) -> int:
+    """Make a small integer of at most ``num_digits`` digits from ``input_string``, the same in every process.
 
-    :param value: Any string.
-    :param limit: The result is less than this, at least 1.
-    :return: An integer in ``[0, limit)``.
-    :raises TypeError: If ``value`` is not a string, or ``limit`` is not an integer.
-    :raises ValueError: If ``limit`` is less than 1.
+    It is the MD5 digest of the string modulo ``10 ** num_digits``, exactly as in 0.7.47, so values persisted by it
+    (keys of partitions or batches) are found again.
+
+    :param input_string: Any string.
+    :param num_digits: The number of decimal digits of the result, at least 1.
+    :return: An integer in ``[0, 10 ** num_digits)``.
+    :raises InvalidArgument: If ``num_digits`` is not a positive integer (a ``ValueError``).
+    :raises InvalidArgumentType: If ``input_string`` is not a string.
 
     .. code-block:: python
 
-        small_int_from_string('some_task_id')  # the same number in [0, 1000) every time
-        small_int_from_string('some_task_id', limit=10)  # in [0, 10)
+        small_int_from_string('hello world')  # 91
+        small_int_from_string('hello world', num_digits=3)  # 291
     """
-    if not isinstance(value, str):
-        raise TypeError(f"value: expected a string, got {_type_name(value)}")
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise TypeError(f"limit: expected an integer, got {_type_name(limit)}")
-    if limit < 1:
-        raise ValueError(f"limit: must be at least 1, got {limit}")
-    # hash() of a string is salted per process; a digest is not.
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:8], "big") % limit
+    if not isinstance(num_digits, int):
+        raise _wrong_type("num_digits", "a positive integer", num_digits)
+    if num_digits <= 0:
+        raise InvalidArgument(f"must be a positive integer, got {num_digits!r}", "num_digits", num_digits)
+    if not isinstance(input_string, str):
+        raise _wrong_type("input_string", "a string", input_string)
+    digest = hashlib.md5(input_string.encode(), usedforsecurity=False).hexdigest()
+    # A 128-bit digest has at most 39 digits: more digits change nothing, and 10 ** 10 ** 9 would never finish.
+    return int(digest, 16) % 10 ** min(num_digits, _MD5_DIGITS)
 
 
-def _records_from(event: Any, source_field: str, source: str) -> Optional[List[Mapping]]:
-    """The records of ``event`` if it is a Lambda event whose every record comes from ``source``, else ``None``."""
+def _first_record(event: Any) -> Optional[Mapping]:
     if not isinstance(event, Mapping):
         return None
     records = event.get("Records")
-    if not isinstance(records, list) or not records:
+    if not isinstance(records, list) or not records or not isinstance(records[0], Mapping):
         return None
-    if all(isinstance(record, Mapping) and record.get(source_field) == source for record in records):
-        return records
-    return None
+    return records[0]
 
 
 def is_event_from_sns(event: Any) -> bool:
-    """Tell whether ``event`` is a Lambda event from SNS: every one of its ``Records`` has ``EventSource: aws:sns``.
+    """Tell whether ``event`` came from SNS: a Lambda event of SNS records, or a bare SNS notification.
 
-    :param event: The Lambda event.
-    :return: True for an SNS event.
+    The first record of a Lambda event must have ``Sns.Message``. A bare notification, as SQS gets it from an SNS
+    subscription without raw message delivery, has ``Message`` and the ``TopicArn`` of an SNS topic.
+
+    :param event: The Lambda event (or message).
+    :return: True if it came from SNS.
 
     .. code-block:: python
 
         is_event_from_sns({'Records': [{'EventSource': 'aws:sns', 'Sns': {'Message': '{}'}}]})  # True
+        is_event_from_sns({'Message': '{}', 'TopicArn': 'arn:aws:sns:us-west-2:000000000000:topic'})  # True
         is_event_from_sns({'foo': 'bar'})  # False
     """
-    return _records_from(event, "EventSource", "aws:sns") is not None
+    record = _first_record(event)
+    if record is not None:
+        sns = record.get("Sns")
+        return isinstance(sns, Mapping) and bool(sns.get("Message"))
+    if not isinstance(event, Mapping) or "Message" not in event:
+        return False
+    topic_arn = event.get("TopicArn")
+    return isinstance(topic_arn, str) and ":sns:" in topic_arn
 
 
 def is_event_from_sqs(event: Any) -> bool:
-    """Tell whether ``event`` is a Lambda event from SQS: every one of its ``Records`` has ``eventSource: aws:sqs``.
+    """Tell whether ``event`` is a Lambda event from SQS: its first record has ``eventSource: aws:sqs``.
 
     :param event: The Lambda event.
     :return: True for an SQS event.
@@ -1105,125 +1190,124 @@ def is_event_from_sqs(event: Any) -> bool:
         is_event_from_sqs({'Records': [{'eventSource': 'aws:sqs', 'body': '{}'}]})  # True
         is_event_from_sqs({'foo': 'bar'})  # False
     """
-    return _records_from(event, "eventSource", "aws:sqs") is not None
+    record = _first_record(event)
+    return record is not None and record.get("eventSource") == "aws:sqs"
 
 
-def _field(record: Mapping, path: Tuple[str, ...], name: str) -> Any:
-    value: Any = record
-    for part in path:
-        if not isinstance(value, Mapping) or part not in value:
-            raise ValueError(f"{name}: missing")
-        value = value[part]
-    return value
-
-
-def _json_object(text: Any, name: str) -> Dict:
-    if not isinstance(text, str):
-        raise ValueError(f"{name}: expected a JSON string, got {_type_name(text)}")
+def _loads(text: Any, name: str) -> Any:
+    """Decode the JSON text ``text``; a value that is no text is already decoded."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        return text
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{name}: not valid JSON: {err}") from err
-    if not isinstance(value, dict):
-        raise ValueError(f"{name}: expected a JSON object, got {_type_name(value)}")
-    return value
+        # Same type as 0.7.47 raised (a ValueError), with the field named.
+        raise json.JSONDecodeError(f"{name}: {err.msg}", err.doc, err.pos) from err
+
+
+def _message_from_sns_event(event: Mapping) -> Any:
+    """The decoded message of a Lambda event from SNS (which has one record) or of a bare SNS notification."""
+    records = event.get("Records")
+    if not records:
+        return _loads(event["Message"], "event.Message")
+    if len(records) > 1:
+        raise InvalidArgument(f"an SNS event has one record, got {len(records)}", "event.Records")
+    return _loads(records[0]["Sns"]["Message"], "event.Records[0].Sns.Message")
 
 
 def get_message_dict_from_sns_event(event: Mapping) -> Dict:
-    """Decode the JSON message of the (first) record of a Lambda event from SNS.
+    """Decode the JSON message of a Lambda event from SNS, or of a bare SNS notification.
 
-    :param event: The Lambda event from SNS.
-    :return: ``Records[0].Sns.Message``, decoded.
-    :raises ValueError: If ``event`` is not from SNS, or the message is not a JSON object.
+    :param event: The Lambda event from SNS (one record), or an SNS notification (``Message`` and ``TopicArn``).
+    :return: ``Records[0].Sns.Message`` (or ``Message``), decoded.
+    :raises EventNotFromSourceException: If ``event`` is not from SNS (a ``ValueError``).
+    :raises InvalidArgument: If the event has more than one record.
+    :raises ValueError: If the message is not JSON: a ``json.JSONDecodeError`` that names the field.
 
     .. code-block:: python
 
         event = {'Records': [{'EventSource': 'aws:sns', 'Sns': {'Message': '{"a": 1}'}}]}
         get_message_dict_from_sns_event(event)  # {'a': 1}
     """
-    records = _records_from(event, "EventSource", "aws:sns")
-    if records is None:
-        raise ValueError("event: not an SNS event: expected Records with EventSource 'aws:sns'")
-    name = "event.Records[0].Sns.Message"
-    return _json_object(_field(records[0], ("Sns", "Message"), name), name)
+    if not is_event_from_sns(event):
+        raise EventNotFromSourceException("not from SNS: expected Records[0].Sns.Message, or Message and TopicArn")
+    return _message_from_sns_event(event)
 
 
-def get_message_dict_from_sqs_event(event: Mapping) -> List[Dict]:
+def get_message_dict_from_sqs_event(event: Mapping) -> List[Any]:
     """Decode the JSON body of each record of a Lambda event from SQS.
 
     :param event: The Lambda event from SQS.
     :return: The decoded ``body`` of each of ``Records``, in order.
-    :raises ValueError: If ``event`` is not from SQS, or a body is not a JSON object.
+    :raises EventNotFromSourceException: If ``event`` is not from SQS (a ``ValueError``).
+    :raises ValueError: If a body is not JSON: a ``json.JSONDecodeError`` that names the record.
 
     .. code-block:: python
 
         event = {'Records': [{'eventSource': 'aws:sqs', 'body': '{"a": 1}'}]}
         get_message_dict_from_sqs_event(event)  # [{'a': 1}]
     """
-    records = _records_from(event, "eventSource", "aws:sqs")
-    if records is None:
-        raise ValueError("event: not an SQS event: expected Records with eventSource 'aws:sqs'")
-    messages = []
-    for i, record in enumerate(records):
-        name = f"event.Records[{i}].body"
-        messages.append(_json_object(_field(record, ("body",), name), name))
-    return messages
+    if not is_event_from_sqs(event):
+        raise EventNotFromSourceException("not from SQS: expected Records with eventSource 'aws:sqs'")
+    return [_loads(record["body"], f"event.Records[{i}].body") for i, record in enumerate(event["Records"])]
 
 
-def _unwrap(payload: Any, name: str) -> List[Dict]:
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{name}: not valid JSON: {err}") from err
-        # A JSON string decoding to another string was encoded twice: peel it as one more level.
-        return _unwrap(payload, name)
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"{name}: expected a JSON object, got {_type_name(payload)}")
+#: How :func:`unwrap_event_recursively` recognises each source: ``{source: function(event) -> bool}``. Looked up at
+#: each call, so a source added here (with its extractor) is unwrapped too.
+unwrap_checker_methods: Dict[str, Callable[[Any], bool]] = {
+    "sns": is_event_from_sns,
+    "sqs": is_event_from_sqs,
+}
 
-    sns_records = _records_from(payload, "EventSource", "aws:sns")
-    if sns_records is not None:
-        return [
-            message
-            for i, record in enumerate(sns_records)
-            for message in _unwrap(
-                _field(record, ("Sns", "Message"), f"{name}.Records[{i}].Sns.Message"),
-                f"{name}.Records[{i}].Sns.Message",
-            )
-        ]
-    sqs_records = _records_from(payload, "eventSource", "aws:sqs")
-    if sqs_records is not None:
-        return [
-            message
-            for i, record in enumerate(sqs_records)
-            for message in _unwrap(_field(record, ("body",), f"{name}.Records[{i}].body"), f"{name}.Records[{i}].body")
-        ]
-    # An SNS notification delivered to SQS without raw message delivery.
-    if payload.get("Type") == "Notification" and "Message" in payload:
-        return _unwrap(payload["Message"], f"{name}.Message")
-    return [payload]
+#: How :func:`unwrap_event_recursively` takes the messages out of an event of each source:
+#: ``{source: function(event) -> message or list of messages}``.
+unwrap_extractor_methods: Dict[str, Callable[[Any], Any]] = {
+    "sns": _message_from_sns_event,
+    "sqs": get_message_dict_from_sqs_event,
+}
 
 
-def unwrap_event_recursively(event: Mapping) -> Union[Dict, List[Dict]]:
-    """Peel the SNS and SQS envelopes off ``event``, as many levels as there are, down to the payload.
+def unwrap_event_recursively(event: Any, sources: Optional[List[str]] = None) -> List[Any]:
+    """Peel the SNS and SQS envelopes off ``event``, as many levels as there are, down to the messages.
 
-    Recognised envelopes: a Lambda event from SNS (``Records[*].Sns.Message``), a Lambda event from SQS
-    (``Records[*].body``), an SNS notification (``Type: Notification`` with ``Message``) as SQS gets it from SNS, and
-    JSON strings. A dictionary that is none of these is the payload.
+    At each level, every message from one of ``sources`` is replaced by the messages inside it: the message of an SNS
+    event or bare SNS notification (``Message`` + ``TopicArn``), the bodies of an SQS event; JSON text is decoded.
+    Anything else is a message. Unwrapping stops when nothing changes, or after 10 levels.
 
     :param event: The Lambda event.
-    :return: The payload dictionary; a list of them, in order, if any level has several records.
-    :raises TypeError: If ``event`` is not a dictionary.
-    :raises ValueError: If a message or body inside is not a JSON object; the error names where it is.
+    :param sources: The envelopes to peel, among ``'sns'`` and ``'sqs'`` (any case). Default: all of them.
+    :return: The messages, in order; a list even when there is one.
+    :raises KeyError: If a source is unknown.
+    :raises InvalidArgument: If an SNS event has more than one record.
+    :raises ValueError: If a message or body inside is not JSON: a ``json.JSONDecodeError`` that names where.
 
     .. code-block:: python
 
-        notification = json.dumps({'Type': 'Notification', 'Message': json.dumps({'a': 1})})
+        notification = json.dumps({'Type': 'Notification', 'TopicArn': 'arn:aws:sns:us-west-2:0:t',
+                                   'Message': json.dumps({'a': 1})})
         event = {'Records': [{'eventSource': 'aws:sqs', 'body': notification}]}
-        unwrap_event_recursively(event)  # {'a': 1}
-        unwrap_event_recursively({'a': 1})  # {'a': 1}
+        unwrap_event_recursively(event)  # [{'a': 1}]
+        unwrap_event_recursively({'a': 1})  # [{'a': 1}]
     """
-    if not isinstance(event, Mapping):
-        raise TypeError(f"event: expected a dictionary, got {_type_name(event)}")
-    messages = _unwrap(event, "event")
-    return messages[0] if len(messages) == 1 else messages
+    names = [source.lower() for source in sources or unwrap_checker_methods]
+    for name in names:
+        if name not in unwrap_checker_methods or name not in unwrap_extractor_methods:
+            raise KeyError(f"sources: unknown source {name!r}; known: {', '.join(sorted(unwrap_checker_methods))}")
+
+    messages = [event]
+    for _ in range(_MAX_UNWRAP_DEPTH):
+        changed = False
+        for name in names:
+            is_from_source, extract = unwrap_checker_methods[name], unwrap_extractor_methods[name]
+            unwrapped = []
+            for message in messages:
+                if is_from_source(message):
+                    inner = extract(message)
+                    unwrapped.extend(inner if isinstance(inner, list) else [inner])
+                    changed = True
+                else:
+                    unwrapped.append(message)
+            messages = unwrapped
+        if not changed:
+            break
+    return messages

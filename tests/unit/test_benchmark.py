@@ -41,7 +41,8 @@ def test_benchmark_accumulates_time(clock, calls, expected_time):
     for args, kwargs in calls:
         worker.process(*args, **kwargs)
     assert worker.stats["time_process"] == expected_time
-    assert set(worker.stats) <= {"time_process"}
+    assert worker.stats["calls_process"] == len(calls)
+    assert set(worker.stats) <= {"time_process", "calls_process"}
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_benchmark_records_time_of_a_call_that_raises(clock):
         worker.fail("boom")
     with pytest.raises(RuntimeError, match="again"):
         worker.fail("again")
-    assert worker.stats == {"time_fail": 2.0}
+    assert worker.stats == {"time_fail": 2.0, "calls_fail": 2}
 
 
 def test_benchmark_measures_real_time():
@@ -80,6 +81,7 @@ def test_benchmark_keeps_the_identity_of_the_method():
 def test_benchmark_adds_to_existing_stats(clock):
     worker = Worker()
     worker.stats["time_process"] = 10.0
+    worker.stats["calls_process"] = 4
     worker.stats["other"] = 3
     worker.process(1)
-    assert worker.stats == {"time_process": 11.0, "other": 3}
+    assert worker.stats == {"time_process": 11.0, "calls_process": 5, "other": 3}

@@ -28,6 +28,9 @@ from botocore.credentials import Credentials
 
 from sosw.exceptions import InvalidArgument
 
+# Hashing a payload or building a canonical request needs no secret: the signer is made with empty credentials.
+_NO_CREDENTIALS = Credentials("", "")
+
 __all__ = ["AwsSigV4RequestGenerator"]
 
 logger = logging.getLogger(__name__)
@@ -81,14 +84,14 @@ class AwsSigV4RequestGenerator:
         # The three come together: a token from the environment must not be paired with keys given here.
         if not (getattr(self, "aws_access_key_id", None) and getattr(self, "aws_secret_access_key", None)):
             logger.debug("Reading the AWS credentials from the environment")
-            self.aws_access_key_id = os.getenv("AWS_ACCESS_KEY_ID")
-            self.aws_secret_access_key = os.getenv("AWS_SECRET_ACCESS_KEY")
+            self.aws_access_key_id = os.getenv("AWS_ACCESS_KEY_ID") or ""
+            self.aws_secret_access_key = os.getenv("AWS_SECRET_ACCESS_KEY") or ""
             self.aws_session_token = os.getenv("AWS_SESSION_TOKEN") or os.getenv("AWS_SECURITY_TOKEN")
         if not (self.aws_access_key_id and self.aws_secret_access_key):
             raise _MissingSetting("AWS access key ID and secret access key are required", "aws_access_key_id")
 
         if not getattr(self, "aws_region", None):
-            self.aws_region = os.getenv("AWS_REGION")
+            self.aws_region = os.getenv("AWS_REGION") or ""
         if not self.aws_region:
             raise _MissingSetting("is required (or AWS_REGION in the environment)", "aws_region")
 
@@ -135,7 +138,7 @@ class AwsSigV4RequestGenerator:
             "Authorization": self.get_authorization_header(
                 canonical_request, signer.signed_headers(signer.headers_to_sign(aws_request))
             ),
-            "X-Amz-Date": self.amzdate,
+            "X-Amz-Date": self.amzdate or "",
             "x-amz-content-sha256": signer.payload(aws_request),
         }
         if self.aws_session_token:
@@ -169,12 +172,13 @@ class AwsSigV4RequestGenerator:
         :return: The hash, as ``x-amz-content-sha256`` carries it.
         """
         aws_request = AWSRequest(method=request.method, url=request.url, data=request.body)
-        return SigV4Auth(None, "", "").payload(aws_request)
+        return SigV4Auth(_NO_CREDENTIALS, "", "").payload(aws_request)
 
     @staticmethod
     def _canonical_request_of_url(parsed_url: Any) -> List[str]:
         """The lines of the canonical request of a GET of ``parsed_url``: method, path, query string, ..."""
-        return SigV4Auth(None, "", "").canonical_request(AWSRequest(method="GET", url=parsed_url.geturl())).split("\n")
+        request = AWSRequest(method="GET", url=parsed_url.geturl())
+        return SigV4Auth(_NO_CREDENTIALS, "", "").canonical_request(request).split("\n")
 
     @classmethod
     def get_canonical_querystring(cls, parsed_url: Any) -> str:

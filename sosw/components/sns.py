@@ -91,7 +91,7 @@ def _commit_on_finalize(cls: type, state: Dict[str, Any]) -> None:
     """
     if not state.get("queue") or state.get("test"):
         return  # in test mode the original never published from its destructor: tests must not send at exit
-    manager = cls.__new__(cls)
+    manager: Any = object.__new__(cls)
     manager.__dict__ = state
     try:
         manager.commit()

@@ -321,7 +321,7 @@ def get_lambda_handler(processor_class: Type[Processor], global_vars: Optional[A
         processor = holder.processor
         processor.lambda_context = context
         for client in processor._clients():
-            if isinstance(client, Processor):
+            if hasattr(type(client), "lambda_context"):  # Processors and components that record the context
                 client.lambda_context = context
         try:
             return processor(event)

@@ -55,6 +55,10 @@ class Labourer:
 
     id: Any = None
     arn: Optional[str] = None
+    #: Seconds a task may run (set from :attr:`DEFAULTS` when not given).
+    duration: int
+    #: Seconds after ``duration`` before a task that has not completed counts as expired.
+    cooldown: int
 
     def __init__(self, strict: bool = False, **kwargs: Any):
         if strict:

@@ -20,17 +20,27 @@ Ecology: how well a Labourer may work right now. Its health is the worst status 
 
 import datetime
 import logging
-import operator
-import statistics
 from collections import defaultdict
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sosw.app import Processor
+from sosw.components._boto import make_client
+from sosw.components.base import Component
 from sosw.components.helpers import make_hash
-from sosw.exceptions import ConfigError, UnsupportedSetting
+from sosw.exceptions import ConfigError
 from sosw.labourer import Labourer
+from sosw.managers._settings import (
+    AGGREGATORS,
+    OPERATORS,  # noqa: F401 - re-exported: sosw.managers.ecology.OPERATORS
+    EcologySettings,
+    HealthRule,
+    check_statistics,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_lambda import LambdaClient
 
 logger = logging.getLogger(__name__)
 
@@ -45,41 +55,25 @@ ECO_STATUSES = (
     (4, "High"),
 )
 
-OPERATORS: Dict[str, Callable[[Any, Any], bool]] = {
-    "<=": operator.le,
-    "<": operator.lt,
-    ">=": operator.ge,
-    ">": operator.gt,
-    "==": operator.eq,
-}
-# The original looked the operator up by name in the ``operator`` module: configs say '__le__' (or 'le').
-OPERATORS.update({f"__{fn.__name__}__": fn for fn in list(OPERATORS.values())})
-OPERATORS.update({fn.__name__: fn for fn in list(OPERATORS.values())})
 
-#: How the datapoints of a window make one value, per CloudWatch statistic.
-AGGREGATORS: Dict[str, Callable[[List[float]], float]] = {
-    "Average": statistics.mean,
-    "Maximum": max,
-    "Minimum": min,
-    "Sum": sum,
-    "SampleCount": sum,
-}
-
-
-class EcologyManager(Processor):
+class EcologyManager(Component):
     """Health of Labourers and counts of their running tasks, kept for one run of an Essential. The TaskManager
     creates it and hands itself over with :meth:`register_task_manager` at each run, which also resets the caches.
 
+    :param custom_config: Over ``DEFAULT_CONFIG``: ``default_metric_values``; checked here, once (``settings``).
+    :param cloudwatch_client: boto3 CloudWatch client that reads health metrics; a new one if None.
+    :param lambda_client: boto3 Lambda client that reads functions' timeouts; if None, the TaskManager's.
+    :param task_client: The TaskManager that answers task queries (see :meth:`register_task_manager`).
+    :param test: Test mode.
+
     .. code-block:: python
 
-        ecology = EcologyManager()
-        ecology.register_task_manager(task_manager)
+        ecology = EcologyManager(cloudwatch_client=my_cloudwatch, task_client=task_manager)
         ecology.get_labourer_status(labourer)  # 0 (Bad) .. 4 (High)
         ecology.count_running_tasks_for_labourer(labourer)  # asked of the TaskManager once per run
     """
 
-    DEFAULT_CONFIG = {
-        "init_clients": ["cloudwatch"],
+    DEFAULT_CONFIG: Dict[str, Any] = {
         "default_metric_values": {
             "MetricAggregationTimeSlice": 300,
             "Period": 60,
@@ -88,18 +82,35 @@ class EcologyManager(Processor):
     }
 
     cloudwatch_client: Any = None
+    lambda_client: Any = None
     task_client: Any = None
     #: Running tasks per Labourer id, counted once per run then kept up to date.
     running_tasks: Dict[Any, int] = defaultdict(int)
     #: Values of the health metrics of this run, by ``make_hash(details)``.
     health_metrics: Dict[int, Optional[float]] = {}
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, custom_config: Optional[Mapping[str, Any]] = None, *,
+                 cloudwatch_client: Optional["CloudWatchClient"] = None,
+                 lambda_client: Optional["LambdaClient"] = None, task_client: Any = None,
+                 test: Optional[bool] = None, **kwargs: Any) -> None:
+        super().__init__(custom_config, test=test)
+        #: The config, checked once.
+        self.settings = EcologySettings.from_config(self.config)
+        self.cloudwatch_client = cloudwatch_client if cloudwatch_client is not None else make_client("cloudwatch")
+        self.lambda_client = lambda_client
         self.running_tasks = defaultdict(int)
         self.health_metrics = {}
+        self.task_client = task_client
         # A function's timeout is configuration, not state of a run: kept for the life of the container.
         self._timeouts: Dict[str, Optional[int]] = {}
+
+    def __call__(self, event: Any = None) -> None:
+        """Kept from sosw 0.7.47, where the EcologyManager was a Processor: counts the call in
+        ``stats['processor_calls']``, and does nothing else.
+
+        :param event: Ignored.
+        """
+        self.stats["processor_calls"] += 1
 
     @property
     def eco_statuses(self) -> List[int]:
@@ -120,6 +131,10 @@ class EcologyManager(Processor):
         self.running_tasks = defaultdict(int)
         self.health_metrics = {}
 
+    def _lambda(self) -> Any:
+        """The Lambda client: our own if we were given one, else the TaskManager's (which may be replaced)."""
+        return self.lambda_client if self.lambda_client is not None else self._require_task_client().lambda_client
+
     def _require_task_client(self) -> Any:
         if not self.task_client:
             raise RuntimeError("EcologyManager has no TaskManager: call register_task_manager(task_manager) first")
@@ -132,6 +147,7 @@ class EcologyManager(Processor):
         no datapoints says nothing and lowers nothing. Each metric is read once per run.
 
         :param labourer: The Labourer, with its ``health_metrics``.
+        :raises ConfigError: A metric without ``details``.
         """
         health = max(self.eco_statuses)
         for name, metric in (getattr(labourer, "health_metrics", None) or {}).items():
@@ -157,27 +173,9 @@ class EcologyManager(Processor):
         :param metric: ``{'feelings': {status: threshold}, 'feeling_comparison_operator': '<='}``.
         :raises ConfigError: (a ``ValueError``) the thresholds are not in the order of the statuses, e.g. with
             ``'<='`` a higher status needs a lower threshold.
+        :raises UnsupportedSetting: (an ``AttributeError``) an unknown operator.
         """
-        op_name = metric.get("feeling_comparison_operator", "<=")
-        op = OPERATORS.get(op_name) if isinstance(op_name, str) else None
-        if op is None:
-            raise UnsupportedSetting(f"unsupported {op_name!r}; use one of {sorted(OPERATORS)}",
-                                     config_name="feeling_comparison_operator")
-        try:
-            feelings = {int(status): float(threshold) for status, threshold in metric.get("feelings", {}).items()}
-        except (TypeError, ValueError):
-            raise ConfigError(f"expected {{status: number}}, got {metric.get('feelings')!r}",
-                              config_name="feelings") from None
-        ordered = sorted(feelings.items(), reverse=True)
-        for (higher, higher_threshold), (lower, lower_threshold) in zip(ordered, ordered[1:]):
-            # A value meeting the lower status's threshold must not also meet the higher one's by construction.
-            if op(lower_threshold, higher_threshold):
-                raise ConfigError(f"thresholds out of order for {op_name!r}: status {lower} has {lower_threshold}, "
-                                  f"status {higher} has {higher_threshold}", config_name="feelings")
-        for status, threshold in ordered:
-            if op(value, threshold):
-                return status
-        return 0
+        return HealthRule.from_metric(metric).health(value)
 
     def fetch_metric_stats(self, metric: Dict[str, Any]) -> Optional[float]:
         """The value of a CloudWatch metric over its window: the datapoints of GetMetricStatistics aggregated by
@@ -187,20 +185,17 @@ class EcologyManager(Processor):
             StartTime/EndTime; missing fields come from ``config['default_metric_values']``.
         :raises UnsupportedSetting: (an ``AssertionError``) more than one statistic is asked.
         """
-        params = {**self.config.get("default_metric_values", {}), **metric}
+        params = {**self.settings.default_metric_values, **metric}
         if "Name" in params and "MetricName" not in params:  # the original's examples say Name
             params["MetricName"] = params.pop("Name")
-        stats = params.get("Statistics") or []
-        if len(stats) != 1 or stats[0] not in AGGREGATORS:
-            raise UnsupportedSetting(f"expected one of {sorted(AGGREGATORS)}, got {stats!r}",
-                                     config_name="Statistics")
+        statistic = check_statistics(params)
         window = int(params.pop("MetricAggregationTimeSlice", 300))
         now = datetime.datetime.now(datetime.timezone.utc)
         params.setdefault("EndTime", now)
         params.setdefault("StartTime", now - datetime.timedelta(seconds=window))
         datapoints = self.cloudwatch_client.get_metric_statistics(**params).get("Datapoints", [])
-        values = [point[stats[0]] for point in datapoints if stats[0] in point]
-        return AGGREGATORS[stats[0]](values) if values else None
+        values = [point[statistic] for point in datapoints if statistic in point]
+        return AGGREGATORS[statistic](values) if values else None
 
     # Running tasks ---------------------------------------------------------------------------------------------
 
@@ -233,13 +228,14 @@ class EcologyManager(Processor):
         """The timeout configured on the Labourer's Lambda function, asked of Lambda once per container; the
         Labourer's ``duration`` when Lambda cannot tell.
 
-        :raises RuntimeError: No TaskManager (whose ``lambda_client`` is used) is registered.
+        :raises RuntimeError: No Lambda client was given and no TaskManager (whose ``lambda_client`` is used) is
+            registered.
         """
         name = labourer.function_name
         if name not in self._timeouts:
             timeout = None
             try:
-                response = self._require_task_client().lambda_client.get_function_configuration(FunctionName=name)
+                response = self._lambda().get_function_configuration(FunctionName=name)
                 timeout = int(response["Timeout"])
             except (ClientError, BotoCoreError, KeyError, TypeError, ValueError) as err:
                 logger.debug("timeout of %s unknown (%s); its duration %s stands", name, err, labourer.duration)

@@ -22,10 +22,12 @@ import os
 import threading
 import time
 from decimal import Decimal
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from sosw import app, constants
-from sosw.app import Processor, global_vars
+from sosw.app import global_vars
+from sosw.components.base import Component
+from sosw.components.dynamo_db import DynamoDbClient
 from sosw.components.helpers import to_bool
 from sosw.exceptions import InvalidArgument
 
@@ -34,11 +36,14 @@ logger = logging.getLogger(__name__)
 __all__ = ["MetaHandler", "global_vars"]
 
 
-class MetaHandler(Processor):
+class MetaHandler(Component):
     """Writes and reads the event log of tasks.
 
     :param custom_config: Over ``DEFAULT_CONFIG``: ``dynamo_db_config`` (the table) and ``write_meta_to_ddb``
         (False: events are only logged). No config row is read.
+    :param dynamo_db_client: The ``DynamoDbClient`` of the event log; one from ``dynamo_db_config`` if None. None
+        when ``write_meta_to_ddb`` is off.
+    :param test: Test mode.
 
     .. code-block:: python
 
@@ -46,8 +51,7 @@ class MetaHandler(Processor):
         meta.post(task_id='abc', action='completed')
     """
 
-    DEFAULT_CONFIG = {
-        "init_clients": ["DynamoDb"],
+    DEFAULT_CONFIG: Dict[str, Any] = {
         "write_meta_to_ddb": True,
         "dynamo_db_config": {
             "table_name": constants.META_TABLE,
@@ -68,17 +72,20 @@ class MetaHandler(Processor):
     }
 
     dynamo_db_client: Any = None
+    #: The Lambda context of the current invocation, if whoever runs the Lambda sets it; else it is read from
+    #: ``global_vars`` (see :meth:`make_item`).
+    lambda_context: Any = None
     _lock = threading.Lock()
     _last_stamp = Decimal(0)
 
-    def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
-        super().__init__(custom_config=custom_config, **kwargs)
+    def __init__(self, custom_config: Optional[Mapping[str, Any]] = None, *, dynamo_db_client: Any = None,
+                 test: Optional[bool] = None, **kwargs: Any) -> None:
+        super().__init__(custom_config, test=test)
         if not self.enabled:
-            self.dynamo_db_client = None
-
-    def _config_layers(self) -> List[str]:
-        # A component, not a Lambda: its config is what it is given, never the function's config row.
-        return []
+            dynamo_db_client = None
+        elif dynamo_db_client is None:
+            dynamo_db_client = DynamoDbClient(config=self.config["dynamo_db_config"], test=self.test)
+        self.dynamo_db_client = dynamo_db_client
 
     @property
     def enabled(self) -> bool:
@@ -102,11 +109,9 @@ class MetaHandler(Processor):
         return self.config["dynamo_db_config"]["table_name"]
 
     def _context(self) -> Any:
-        """The Lambda context of the current invocation, read at call time: this component's own (set by the
-        handler on every call, exact even when several handlers share a process), else the module-level
-        ``global_vars`` (``sosw.app.global_vars``, which tests may replace)."""
-        for context in (self.lambda_context, getattr(self._parent, "lambda_context", None),
-                        global_vars.lambda_context, app.global_vars.lambda_context):
+        """The Lambda context of the current invocation, read at call time: :attr:`lambda_context` if set, else the
+        module-level ``global_vars`` (``sosw.app.global_vars``, which tests may replace)."""
+        for context in (self.lambda_context, global_vars.lambda_context, app.global_vars.lambda_context):
             if context is not None:
                 return context
         return None

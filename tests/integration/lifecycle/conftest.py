@@ -3,7 +3,7 @@ Fixtures for the task lifecycle tests: the Essentials and Workers of sosw runnin
 and the local Lambda service, with a clock the test moves by hand.
 
 - ``clock``: ``TaskManager.now`` of every TaskManager (also those inside the WorkerAssistant) returns ``clock.now``,
-  and sub-second stamps (``completed_at``, the event log) come from the same clock; ``clock.advance(seconds)`` moves
+  and sub-second stamps (the event log) come from the same clock; ``clock.advance(seconds)`` moves
   it, so expiry and retry delays need no sleeping.
 - ``lambda_service``: a :class:`LocalLambdaService` (fast Event retries) that boto3 Lambda clients reach.
 - The moto server (``sosw.local._moto_main``) serves DynamoDB requests one at a time, so each is atomic as on
@@ -26,7 +26,6 @@ import pytest
 from sosw.app import Processor, get_lambda_handler
 from sosw.local.lambda_service import LocalLambdaService
 from sosw.managers import meta_handler
-from sosw.managers import task as task_module
 from sosw.managers.meta_handler import MetaHandler
 from sosw.managers.task import TaskManager
 from sosw.orchestrator import Orchestrator
@@ -120,14 +119,12 @@ def warm_pool(processor_class: Type[Processor], custom_config: Optional[Dict] = 
 def clock(monkeypatch):
     clock = Clock(int(time.time()))
     monkeypatch.setattr(TaskManager, "now", lambda self: clock.now)
-    # Sub-second stamps (completed_at, the events of the task log) read time.time() of these modules: the same
-    # clock, and no memory of the stamps of earlier tests.
+    # Sub-second stamps (the events of the task log) read time.time() of the MetaHandler's module: the same clock,
+    # and no memory of the stamps of earlier tests.
     fake_time = SimpleNamespace(time=clock.time, sleep=time.sleep, monotonic=time.monotonic,
                                 perf_counter=time.perf_counter)
-    for module in (task_module, meta_handler):
-        monkeypatch.setattr(module, "time", fake_time)
-    monkeypatch.setattr(task_module, "_LAST_STAMP", Decimal(0), raising=False)
-    monkeypatch.setattr(MetaHandler, "_last_stamp", Decimal(0), raising=False)
+    monkeypatch.setattr(meta_handler, "time", fake_time)
+    monkeypatch.setattr(MetaHandler, "_last_stamp", Decimal(0))
     return clock
 
 

@@ -26,7 +26,10 @@ from sosw import constants
 from sosw.components._boto import make_client
 from sosw.components.base import Component, merge_config
 from sosw.components.config import get_config  # users patch ``sosw.app.get_config`` in their tests
+from sosw.components.dynamo_db import DynamoDbClient  # users patch ``sosw.app.DynamoDbClient`` (get_ddbc)
+from sosw.components.helpers import *  # noqa: F403 - the original's sosw.app re-exported every helper
 from sosw.components.helpers import camel_case_to_underscore
+from sosw.components.metrics import log_stats
 from sosw.composition import build_client
 from sosw.exceptions import ConfigError
 
@@ -150,8 +153,6 @@ class Processor(Component):
                              f"config has no {prefix}{suffix!r}")
         name = f"{prefix}_dynamo_db_client"
         if getattr(self, name, None) is None:
-            from sosw.components.dynamo_db import DynamoDbClient
-
             setattr(self, name, DynamoDbClient(config=self.config[f"{prefix}{suffix}"]))
         return getattr(self, name)
 
@@ -327,7 +328,8 @@ def get_lambda_handler(processor_class: Type[Processor], global_vars: Optional[A
             return processor(event)
         finally:
             processor.flush()
-            logger.info("stats: %s", dict(processor.get_stats()))
+            log_stats(logger, processor.get_stats(), getattr(context, "function_name", None)
+                      or os.environ.get(constants.ENV_FUNCTION_NAME))
             processor.reset_stats()
 
     return lambda_handler

@@ -151,6 +151,23 @@ def test_get_ddbc_reads_prefix_dynamo_db_config_and_caches_the_client():
     assert sorted(processor.ddb_names) == ["other", "results"]
 
 
+def test_get_ddbc_builds_through_the_patchable_sosw_app_dynamodbclient():
+    processor = Processor(custom_config={"results_dynamo_db_config": {"table_name": "results"}})
+
+    with patch("sosw.app.DynamoDbClient") as client_class:
+        client = processor.get_ddbc("results")
+
+    client_class.assert_called_once_with(config={"table_name": "results"})
+    assert client is client_class.return_value
+
+
+def test_sosw_app_re_exports_the_helpers():
+    from sosw.app import recursive_update, trim_arn_to_name
+
+    assert recursive_update({"a": 1}, {"b": 2}) == {"a": 1, "b": 2}
+    assert trim_arn_to_name("arn:aws:lambda:us-west-2:000000000000:function:bar") == "bar"
+
+
 def test_get_ddbc_unknown_prefix_is_a_value_error_naming_the_supported_ones():
     processor = Processor(custom_config={"results_dynamo_db_config": {"table_name": "results"}})
 

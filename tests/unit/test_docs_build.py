@@ -1,8 +1,11 @@
 """The documentation builds as ``make docs`` builds it (warnings are errors, every reference resolves), with every
 page and diagram in the HTML."""
 
+import builtins
+import importlib
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +131,37 @@ def test_diagram_sources_are_checked():
         diagrams.render({"nodes": [node], "edges": [{"from": "a", "to": "b"}]})
     with pytest.raises(diagrams.DiagramError, match="missing"):
         diagrams.render({"nodes": [{"id": "a"}]})
+
+
+def _migration_section(title: str) -> str:
+    """The text of the section of docs/migration.rst that starts with the paragraph ``**<title>**``."""
+    text = (DOCS / "migration.rst").read_text(encoding="utf-8")
+    start = text.index(f"**{title}**")
+    end = text.index("\n**", start + 1)
+    return text[start:end]
+
+
+def test_migration_exception_table_matches_the_classes():
+    """Each error the migration page lists is an instance of every built-in error the page says catches it."""
+    table = _migration_section("Errors are still the built-in errors the original raised.")
+    rows = table.split("\n   * - ")[2:]  # after the header row
+    assert len(rows) >= 10
+    for row in rows:
+        names, caught_by = row.split("\n     - ", 1)
+        built_ins = [getattr(builtins, name) for name in re.findall(r"``(\w+)``", caught_by)
+                     if hasattr(builtins, name)]
+        for dotted in re.findall(r"sosw\.[\w.]+\w", names):
+            module, _, name = dotted.rpartition(".")
+            error = getattr(importlib.import_module(module), name)
+            for built_in in built_ins:
+                assert issubclass(error, built_in), f"{dotted} is no {built_in.__name__}"
+
+
+def test_migration_patchable_names_exist():
+    """The names the migration page tells users to patch are module attributes that patch() can replace."""
+    section = _migration_section("The names your tests patch are looked up when they are used")
+    dotted_names = set(re.findall(r"``(sosw\.[\w.]+)``", section))
+    assert {"sosw.app.get_config", "sosw.scheduler.datetime", "sosw.components.config.DynamoConfig"} <= dotted_names
+    for dotted in dotted_names:
+        module, _, name = dotted.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), dotted

@@ -61,7 +61,7 @@ class Processor(Component):
     lambda_context: Any = None
 
     def __init__(self, custom_config: Optional[Dict] = None, **kwargs: Any):
-        #: What the current call produced; :meth:`__call__` starts it afresh unless told not to.
+        #: What the current call produced; ``__call__`` starts it afresh unless told not to.
         self.result: Dict[str, Any] = defaultdict(int)
         self.lambda_context = kwargs.get("lambda_context")
         self._parent = kwargs.get("parent")
@@ -79,7 +79,7 @@ class Processor(Component):
         return [f"{function_name}_config"] if function_name else []
 
     def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
-        """Assemble ``self.config``: ``DEFAULT_CONFIG`` ← the config rows of :meth:`_config_layers` (for a
+        """Assemble ``self.config``: ``DEFAULT_CONFIG`` ← the config rows of ``_config_layers()`` (for a
         Processor, ``<AWS_LAMBDA_FUNCTION_NAME>_config``) ← ``custom_config``, each a recursive update of the
         previous. Override it for another way of building the config.
 

@@ -5,8 +5,12 @@ a ``row_mapper`` (attribute name -> ``'S'``, ``'N'``, ``'BOOL'``, ``'M'``, ``'L'
 come back as ``int`` or ``float``, and an attribute the ``row_mapper`` does not declare is typed the way sosw 0.7.47
 guessed it. Every function takes the ``row_mapper`` as an argument because ``DynamoDbClient.row_mapper`` is a plain
 attribute that callers may reassign.
+
+:func:`item_size` measures an item in DynamoDB's typed syntax by AWS's item-size rules, for the limits of
+``_dynamo_calls``.
 """
 
+import base64
 import datetime
 import json
 import logging
@@ -179,3 +183,62 @@ def exact_item(item: Mapping[str, Any]) -> Dict[str, Any]:
     key, which :func:`row_from_dynamo` is not when it decodes JSON or rounds long decimals."""
     return {k: DESERIALIZER.deserialize(v) for k, v in item.items()}
 
+
+
+def _number_size(text: str) -> int:
+    """AWS's size of a number: a byte per two significant digits (leading and trailing zeros trimmed), one byte
+    more, and one more for a negative number."""
+    sign, digits, _ = Decimal(text).as_tuple()  # not normalize(): it rounds to 28 digits, DynamoDB keeps 38
+    significant = "".join(map(str, digits)).strip("0") or "0"
+    return (len(significant) + 1) // 2 + 1 + sign
+
+
+def _binary_size(value: Any, base64_text: bool) -> int:
+    if isinstance(value, str):
+        # On the wire (what a server reads) binary is base64 text; a client given text sends its UTF-8 bytes.
+        return len(base64.b64decode(value)) if base64_text else len(value.encode("utf-8"))
+    return len(bytes(value))
+
+
+def value_size(typed: TypedValue, *, base64_binary: bool = False) -> int:
+    """Bytes one value in DynamoDB's typed syntax counts for in an item's size, by AWS's rules: strings their
+    UTF-8 length, binary its length, numbers a byte per two significant digits plus one, booleans and nulls one
+    byte, sets the sum of their members, and lists and maps 3 bytes plus a byte per element (and its name).
+
+    :param typed: ``{'S': 'abc'}``, ``{'M': {...}}``, ...
+    :param base64_binary: Binary values given as text are base64 (a request as a server reads it), not raw text.
+    :raises ValueError: An unknown type.
+    """
+    ((kind, value),) = typed.items()
+    if kind == "S":
+        return len(value.encode("utf-8"))
+    if kind == "N":
+        return _number_size(value)
+    if kind == "B":
+        return _binary_size(value, base64_binary)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(member.encode("utf-8")) for member in value)
+    if kind == "NS":
+        return sum(_number_size(member) for member in value)
+    if kind == "BS":
+        return sum(_binary_size(member, base64_binary) for member in value)
+    if kind == "L":
+        return 3 + sum(1 + value_size(element, base64_binary=base64_binary) for element in value)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode("utf-8")) + value_size(element, base64_binary=base64_binary)
+                       for name, element in value.items())
+    raise ValueError(f"{kind!r} is no DynamoDB type")
+
+
+def item_size(item: Mapping[str, TypedValue], *, base64_binary: bool = False) -> int:
+    """An item's size by AWS's rules, which DynamoDB holds to 400 KB: the UTF-8 length of every attribute name plus
+    :func:`value_size` of every value.
+
+    .. code-block:: python
+
+        item_size({'task_id': {'S': 'abc'}, 'greenfield': {'N': '1000'}})  # 7 + 3 + 10 + 2 = 22
+    """
+    return sum(len(name.encode("utf-8")) + value_size(typed, base64_binary=base64_binary)
+               for name, typed in item.items())

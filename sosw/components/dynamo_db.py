@@ -30,7 +30,7 @@ import functools
 import logging
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generator, Iterable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional, Tuple, Union
 
 import boto3
 from boto3.dynamodb.conditions import Attr
@@ -39,6 +39,7 @@ from botocore.config import Config
 from sosw import constants
 from sosw.components import _dynamo_calls, _dynamo_marshal, _dynamo_requests, _dynamo_tables
 from sosw.components._boto import make_client
+from sosw.components._dynamo_calls import transaction_batches
 from sosw.components._dynamo_errors import conditional_write
 from sosw.components._dynamo_expressions import Condition, Expressions, describe_condition, parse_condition
 from sosw.components._dynamo_requests import _RequestBuilder
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DynamoDbClient", "clean_dynamo_table", "describe_condition", "parse_condition"]
+__all__ = ["DynamoDbClient", "clean_dynamo_table", "describe_condition", "parse_condition", "transaction_batches"]
 
 
 class DynamoDbClient(_RequestBuilder):
@@ -109,6 +110,17 @@ class DynamoDbClient(_RequestBuilder):
 
     def _count_call(self, model: Any = None, **kwargs: Any) -> None:
         self.stats[f"dynamo_{camel_case_to_underscore(model.name)}_calls"] += 1
+
+    def _name_item(self, table: str, item: Mapping[str, Any]) -> str:
+        """``item {key} of table``, for an error about a typed item. The key names come from DescribeTable, asked
+        only on the way to such an error, else from the config's ``hash_key``."""
+        try:
+            names = [name for name in self.get_table_keys(table) if name]
+        except Exception:  # best effort: the error this names must come out whatever DescribeTable answers
+            names = [self.config.get("hash_key") or ""]
+        key = {name: _dynamo_marshal.from_dynamo_number(_dynamo_marshal.DESERIALIZER.deserialize(item[name]))
+               for name in names if name in item}
+        return f"item {key or '(key unknown)'} of {table}"
 
     def _to_dict(self, fetch_all_fields: Optional[bool],
                  strict: Optional[bool]) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
@@ -230,9 +242,12 @@ class DynamoDbClient(_RequestBuilder):
         :param table_name: Table; the config's ``table_name`` by default.
         :param overwrite_existing: If False and an item with the same hash key exists, raise
             :class:`~sosw.exceptions.ConditionCheckFailed` (see :meth:`create`).
+        :raises ~sosw.exceptions.InvalidDynamoInput: The item is over DynamoDB's 400 KB, naming its key and size;
+            nothing was sent.
         """
         request = self.build_put_query(row, table_name, overwrite_existing)
         table = request["TableName"]
+        _dynamo_calls.check_item_sizes([(table, request["Item"])], self._name_item)
         with conditional_write(table, row, None if overwrite_existing else Attr(self._hash_key(table)).not_exists()):
             self.dynamo_client.put_item(**request)
 
@@ -295,13 +310,15 @@ class DynamoDbClient(_RequestBuilder):
 
     def batch_write(self, requests: Iterable[Tuple[str, str, Dict[str, Any]]], max_attempts: int = 8,
                     retry_wait_base_time: float = 0.05) -> int:
-        """Write puts and deletes across tables with BatchWriteItem, 25 a request.
+        """Write puts and deletes across tables with BatchWriteItem, 25 items and 16 MB a request.
 
         Items DynamoDB leaves unprocessed are sent again with exponential backoff and jitter; after
         ``max_attempts`` a :class:`~sosw.exceptions.SoswError` lists how many were not written.
 
         :param requests: ``(table_name, 'put' | 'delete', row or keys)`` triples.
         :return: Number of BatchWriteItem calls made.
+        :raises ~sosw.exceptions.InvalidDynamoInput: An item is over DynamoDB's 400 KB, naming its key and size;
+            nothing was sent.
         """
         writes: List[_dynamo_calls.TableWrite] = []
         for table_name, action, row in requests:
@@ -312,7 +329,8 @@ class DynamoDbClient(_RequestBuilder):
                 writes.append((table, {"DeleteRequest": {"Key": self._keys(row)}}))
             else:
                 raise ValueError(f"requests: action must be 'put' or 'delete', got {action!r}")
-        return _dynamo_calls.write_in_batches(self.dynamo_client, writes, max_attempts, retry_wait_base_time)
+        return _dynamo_calls.write_in_batches(self.dynamo_client, writes, max_attempts, retry_wait_base_time,
+                                              self._name_item)
 
     def batch_put(self, rows: Iterable[Dict[str, Any]], table_name: Optional[str] = None) -> int:
         """Put many rows with BatchWriteItem (25 a request, unprocessed items retried). Returns the call count."""
@@ -329,8 +347,10 @@ class DynamoDbClient(_RequestBuilder):
     def transact_write(self, *transactions: Dict[str, Any]) -> None:
         """Execute write actions (from the ``make_*_transaction_item`` methods), on any tables.
 
-        DynamoDB takes at most 100 actions in one transaction: more are split into consecutive transactions, each
-        atomic on its own. Each request carries a client token, so a retried request is not applied twice.
+        DynamoDB takes at most 100 actions and 4 MB (by its item-size rules) in one transaction: more are split into
+        consecutive transactions, each atomic on its own, cut where the next action would not fit. Actions that must
+        be atomic together are cut into transactions by :func:`transaction_batches` before this call. Each request
+        carries a client token, so a retried request is not applied twice.
 
         .. code-block:: python
 
@@ -341,8 +361,10 @@ class DynamoDbClient(_RequestBuilder):
         :raises ~sosw.exceptions.TransactionCancelled: With ``reasons``, one code per action of the failed
             transaction (``None`` for actions that were fine). Transactions before it were applied. Also an instance of
             the client's ``exceptions.TransactionCanceledException``.
+        :raises ~sosw.exceptions.InvalidDynamoInput: An item put is over DynamoDB's 400 KB, naming its key and
+            size; nothing was sent.
         """
-        _dynamo_calls.transact_in_batches(self.dynamo_client, transactions)
+        _dynamo_calls.transact_in_batches(self.dynamo_client, transactions, self._name_item)
 
     # Table metadata --------------------------------------------------------------------------------------------
 

@@ -239,7 +239,7 @@ def job_payload(labourer: str, job: Dict[str, Any], path: str = "JOB.json") -> D
 
     :raises CliError: Naming the key of the job that disagrees.
     """
-    inner = job.get("job") if isinstance(job.get("job"), dict) else {}
+    inner: Dict[str, Any] = job["job"] if isinstance(job.get("job"), dict) else {}
     for prefix, holder in (("", job), ("job.", inner)):
         for key in LABOURER_KEYS:
             named = holder.get(key)
@@ -344,7 +344,7 @@ def run_demo(examples: Path, tick: float = 1.0, timeout: float = 110.0,
         "table_name"]
     started = time.monotonic()
     with LocalRuntime(examples, tick_period=tick, region=region) as runtime:
-        out(f"Embedded AWS on {runtime.moto.endpoint}, Lambda on {runtime.lambdas.endpoint}")
+        out(f"Embedded AWS on {runtime.moto.endpoint}, Lambda on {runtime.environ()['AWS_ENDPOINT_URL_LAMBDA']}")
         out("Deploying the stacks into the embedded CloudFormation:")
         statuses = runtime.deploy(workers=[TUTORIAL_WORKER], log=lambda line: out(f"  {line}"))
         failed = {n: s for n, s in statuses.items() if not s.endswith("_COMPLETE") or "ROLLBACK" in s}

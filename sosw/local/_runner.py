@@ -24,12 +24,13 @@ Standard library only: the runner must start fast and must not drag the service'
 """
 
 import importlib
+import io
 import json
 import os
 import sys
 import time
 import traceback
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple, cast
 
 Handler = Callable[[Any, "LambdaContext"], Any]
 
@@ -198,8 +199,9 @@ def _take_protocol_pipes() -> Tuple[BinaryIO, BinaryIO]:
     os.close(null)
     os.dup2(2, 1)
     # Line buffering, so that a handler's prints reach the log before it is killed at a timeout.
-    sys.stdout.reconfigure(line_buffering=True)
-    sys.stderr.reconfigure(line_buffering=True)
+    for stream in (sys.stdout, sys.stderr):
+        # Text wrappers of file descriptors in a process of its own; typed as plain TextIO, which cannot reconfigure.
+        cast(io.TextIOWrapper, stream).reconfigure(line_buffering=True)
     return protocol_in, protocol_out
 
 

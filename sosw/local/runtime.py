@@ -36,6 +36,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Unio
 
 from botocore.exceptions import ClientError
 
+from sosw import deploy as deployment
+from sosw.deploy.constants import PACKAGES_PREFIX
 from sosw.exceptions import InvocationError
 from sosw.local.lambda_service import LocalLambdaService
 from sosw.local.moto_server import MotoServer
@@ -65,8 +67,8 @@ def invoke_sync(lambda_client: Any, function_name: str, payload: Any = None) -> 
                    f"Lambda service? For the embedded runtime, export AWS_ENDPOINT_URL_LAMBDA as `sosw local up` says")
         raise InvocationError(message) from None
     if response.get("FunctionError"):
-        message = result.get("errorMessage") if isinstance(result, dict) else result
-        raise InvocationError(f"{function_name} failed: {message}")
+        error = result.get("errorMessage") if isinstance(result, dict) else result
+        raise InvocationError(f"{function_name} failed: {error}")
     return result
 
 
@@ -171,13 +173,11 @@ class LocalRuntime:
 
         Its ``sosw/`` stays out: the installed sosw runs the function (and starts its process), as the copy is of it.
         """
-        from sosw import deployer
-
         try:
-            bucket = deployer.Executor(clients={"cloudformation": self.client("cloudformation")}).bucket
-            key = f"{deployer.PACKAGES_PREFIX}{function_name}.zip"
+            bucket = deployment.Executor(clients={"cloudformation": self.client("cloudformation")}).bucket
+            key = f"{PACKAGES_PREFIX}{function_name}.zip"
             package = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        except (deployer.DeployError, ClientError) as err:
+        except (deployment.DeployError, ClientError) as err:
             logger.info("No package of %s to run: %s", function_name, err)
             return None
         assert self.work_dir is not None
@@ -195,29 +195,27 @@ class LocalRuntime:
 
         env = self.environ()
         endpoint = env["AWS_ENDPOINT_URL_LAMBDA"] if service == "lambda" else env["AWS_ENDPOINT_URL"]
-        return boto3.session.Session(
+        # A plain callable: the service name is only known at run time, which the stubs' overloads cannot check.
+        factory: Callable[..., Any] = boto3.session.Session(
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=env["AWS_SESSION_TOKEN"], region_name=env["AWS_DEFAULT_REGION"],
-        ).client(service, endpoint_url=endpoint)
+        ).client
+        return factory(service, endpoint_url=endpoint)
 
     def deploy(self, workers: Iterable[str] = (), log: Callable[[str], None] = logger.info) -> Dict[str, str]:
         """Deploy the examples' stacks (and the named workers) into moto's CloudFormation."""
-        from sosw import deployer
-
-        return deployer.deploy(self.examples_dir, workers=tuple(workers), log=log, poll_delay=0.2,
-                               worker_dirs=self.worker_dirs)
+        return deployment.deploy(self.examples_dir, workers=tuple(workers), log=log, poll_delay=0.2,
+                                 worker_dirs=self.worker_dirs)
 
     def upload_configs(self, worker: Optional[str] = None, log: Callable[[str], None] = logger.info) -> Any:
         """Upload the Essentials' configs (with ``worker`` registered as a Labourer) to the config table, and
         recycle the deployed functions that read them, so that their next invocations read the new rows."""
-        from sosw import deployer
-
         worker_dir = next((f for f in self.worker_dirs if f.name == worker), None)
-        configs = deployer.upload_configs(self.examples_dir, worker=worker, log=log, worker_dir=worker_dir)
-        stacks = deployer.discover_stacks(self.examples_dir, workers=[worker] if worker else [],
-                                          worker_dirs=[worker_dir] if worker_dir else [])
-        deployer.recycle_functions([s.function for s in stacks if s.function], log=log,
-                                   lambda_client=self.client("lambda"))
+        configs = deployment.upload_configs(self.examples_dir, worker=worker, log=log, worker_dir=worker_dir)
+        stacks = deployment.discover_stacks(self.examples_dir, workers=[worker] if worker else [],
+                                            worker_dirs=[worker_dir] if worker_dir else [])
+        deployment.recycle_functions([s.function for s in stacks if s.function], log=log,
+                                     lambda_client=self.client("lambda"))
         return configs
 
     def invoke(self, function_name: str, payload: Any = None) -> Any:

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from sosw.local.lambda_service import LocalLambdaService
+from sosw.local.lambda_service import COUNTERS, LocalLambdaService
 
 HANDLERS = Path(__file__).resolve().parent / "lambda_handlers"
 ARN_PREFIX = "arn:aws:lambda:us-west-2:123456789012:function:"
@@ -380,3 +380,106 @@ def test_a_configuration_change_in_moto_reaches_the_next_invocation(service, cli
     assert second["env"]["GREETING"] == "after"
     assert second["pid"] != first["pid"]  # a fresh container, as Lambda starts after a configuration change
     assert not process_running(first["pid"])
+
+
+def always_fail(event, context):
+    raise ValueError(f"cannot handle {event}")
+
+
+def event_attempts(service, client, name: str) -> "tuple[int, int, int]":
+    """Invoke ``name`` with one Event and wait: its (invoked, retried, given_up) counts of that invocation."""
+    before = service.stats.get(name, dict.fromkeys(COUNTERS, 0))  # a deployed function registers at its first invoke
+    assert client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    assert service.wait_idle(timeout=10)
+    after = service.stats[name]
+    return tuple(after[key] - before[key] for key in ("invoked", "retried", "given_up"))
+
+
+def test_put_function_event_invoke_config_sets_the_retries_of_a_registered_function(service, client):
+    service.register("failing", always_fail)
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function_event_invoke_config(FunctionName="failing")
+    assert event_attempts(service, client, "failing") == (3, 2, 1)  # Lambda's default: two retries
+
+    answer = client.put_function_event_invoke_config(FunctionName="failing", MaximumRetryAttempts=0)
+    assert (answer["MaximumRetryAttempts"], answer["MaximumEventAgeInSeconds"]) == (0, 21600)
+    assert answer["FunctionArn"] == ARN_PREFIX + "failing:$LATEST"
+    assert client.get_function_event_invoke_config(FunctionName="failing")["MaximumRetryAttempts"] == 0
+    assert event_attempts(service, client, "failing") == (1, 0, 1)
+
+    # Update keeps what it does not name; Put replaces it all.
+    client.update_function_event_invoke_config(FunctionName="failing", MaximumEventAgeInSeconds=600)
+    config = client.get_function_event_invoke_config(FunctionName="failing")
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 600)
+    client.put_function_event_invoke_config(FunctionName="failing", MaximumRetryAttempts=1)
+    assert client.get_function_event_invoke_config(FunctionName="failing")["MaximumEventAgeInSeconds"] == 21600
+    assert event_attempts(service, client, "failing") == (2, 1, 1)
+    [listed] = client.list_function_event_invoke_configs(FunctionName="failing")["FunctionEventInvokeConfigs"]
+    assert listed["MaximumRetryAttempts"] == 1
+
+    with pytest.raises(client.exceptions.InvalidParameterValueException, match="MaximumRetryAttempts"):
+        client.put_function_event_invoke_config(FunctionName="failing", MaximumRetryAttempts=3)
+    client.delete_function_event_invoke_config(FunctionName="failing")
+    assert event_attempts(service, client, "failing") == (3, 2, 1)
+
+
+def test_events_past_their_maximum_age_are_dropped_on_an_injected_clock(aws):
+    now = [1000.0]
+    with LocalLambdaService(async_retry_delays=(120.0, 120.0), clock=lambda: now[0]) as service:
+        client = client_of(service)
+        service.register("disabled", lambda event, context: "never", reserved_concurrency=0)
+        service.register("failing", always_fail)
+        for name in ("disabled", "failing"):
+            client.put_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=60)
+
+        # Waiting for a slot that never frees up: dropped once older than 60 s on the clock, not before.
+        client.invoke(FunctionName="disabled", InvocationType="Event", Payload=b"{}")
+        now[0] += 59
+        service.wake()
+        assert not service.wait_idle(timeout=0.3)
+        now[0] += 2
+        service.wake()
+        assert service.wait_idle(timeout=5)
+        assert {k: service.stats["disabled"][k] for k in ("invoked", "given_up")} == {"invoked": 0, "given_up": 1}
+
+        # A retry 120 s later would come after the event's 60 s: the first failure is the last attempt.
+        assert event_attempts(service, client, "failing") == (1, 0, 1)
+
+
+def test_a_deployed_function_has_the_event_invoke_config_of_its_template(service, client):
+    template = """
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: deployed_role
+      AssumeRolePolicyDocument: {}
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: deployed
+      Runtime: python3.12
+      Handler: sample_handlers.fail
+      Role: !GetAtt Role.Arn
+      Code:
+        ZipFile: "unused: the local service runs the code its code_resolver finds"
+  EventInvokeConfig:
+    Type: AWS::Lambda::EventInvokeConfig
+    Properties:
+      FunctionName: !Ref Function
+      Qualifier: $LATEST
+      MaximumRetryAttempts: 0
+"""
+    boto3.client("cloudformation").create_stack(StackName="deployed", TemplateBody=template,
+                                                Capabilities=["CAPABILITY_NAMED_IAM"])
+    service.code_resolver = lambda name, configuration: HANDLERS
+
+    assert client.get_function_event_invoke_config(FunctionName="deployed")["MaximumRetryAttempts"] == 0
+    assert event_attempts(service, client, "deployed") == (1, 0, 1)
+
+    # Changed through the API (moto keeps it): the next Event invocation follows, its warm container stays.
+    client.put_function_event_invoke_config(FunctionName="deployed", MaximumRetryAttempts=1)
+    assert event_attempts(service, client, "deployed") == (2, 1, 1)
+    client.delete_function_event_invoke_config(FunctionName="deployed")
+    assert event_attempts(service, client, "deployed") == (3, 2, 1)
+    assert {record["function"] for record in service.invocations} == {"deployed"}

@@ -1,4 +1,5 @@
-"""The pure parts of sosw.deployer: discovery, plans, packages and config rendering. No AWS."""
+"""The pure parts of sosw.deploy (imported from sosw.deployer, where users import them): discovery, plans, packages,
+config rendering, and the executor's dispatch. No AWS."""
 
 import gzip
 import io
@@ -6,11 +7,14 @@ import json
 import re
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sosw import constants
+from sosw import constants, deployer
+from sosw import deploy as deploy_package
+from sosw.deploy.plan import Action
 from sosw.deployer import (
     BUCKET_STACK,
     BuildPackage,
@@ -18,6 +22,7 @@ from sosw.deployer import (
     DeployError,
     DeployStacks,
     EmptyBucket,
+    Executor,
     SyncFunctionCode,
     UploadPackage,
     build_package,
@@ -128,7 +133,7 @@ def test_build_package_holds_the_function_and_the_runtime_part_of_sosw(tmp_path)
 
     assert {"app.py", "requirements.txt", "lib/helper.py", "sosw/__init__.py", "sosw/app.py",
             "sosw/constants.py", "sosw/components/helpers.py"} <= set(names)
-    assert not [n for n in names if n.startswith(("sosw/local/", "config/")) or "__pycache__" in n]
+    assert not [n for n in names if n.startswith(("sosw/local/", "sosw/deploy/", "config/")) or "__pycache__" in n]
     assert not {"sosw/cli.py", "sosw/deployer.py", "sosw-worker-assistant.yaml"} & set(names)
     assert names == sorted(names)
 
@@ -194,7 +199,7 @@ def test_build_package_with_pip_installs_the_requirements_but_never_the_index_so
         (target / "requests" / "__init__.py").write_text("# from PyPI\n")
         (target / "app.py").write_text("# shadowed by the function's own app.py\n")
 
-    monkeypatch.setattr("sosw.deployer.subprocess.run", fake_run)
+    monkeypatch.setattr("sosw.deploy.package.subprocess.run", fake_run)
     source = tmp_path / "my_worker"
     shutil.copytree(EXAMPLES / "essentials" / "sosw_scavenger", source)
     (source / "requirements.txt").write_text("sosw>=0.7  # the original, on the package index\nrequests\n")
@@ -209,7 +214,7 @@ def test_build_package_with_pip_installs_the_requirements_but_never_the_index_so
 
 
 def test_build_package_with_pip_runs_no_pip_without_requirements(monkeypatch):
-    monkeypatch.setattr("sosw.deployer.subprocess.run", lambda cmd, check: pytest.fail(f"pip ran: {cmd}"))
+    monkeypatch.setattr("sosw.deploy.package.subprocess.run", lambda cmd, check: pytest.fail(f"pip ran: {cmd}"))
     names = zipfile.ZipFile(io.BytesIO(build_package(EXAMPLES / "essentials" / "sosw_orchestrator", pip=True)))
     assert "sosw/orchestrator.py" in names.namelist()
 
@@ -257,3 +262,20 @@ def test_discover_stacks_takes_worker_folders_from_outside_the_examples(tmp_path
 
 def test_the_default_examples_are_the_ones_the_packaging_maps_in():
     assert default_examples_dir() == EXAMPLES
+
+
+def test_an_action_without_a_handler_is_a_deploy_error_naming_it():
+    @dataclass(frozen=True)
+    class RotateKeys(Action):
+        key: str
+
+    executor = Executor(log=lambda line: pytest.fail(f"reported {line}"), clients={"cloudformation": object()})
+    with pytest.raises(DeployError, match="no handler for the action RotateKeys"):
+        executor.execute([RotateKeys("k1")])
+    assert executor.statuses == {}
+
+
+def test_sosw_deployer_reexports_the_public_names_of_sosw_deploy():
+    for name in deploy_package.__all__:
+        assert getattr(deployer, name) is getattr(deploy_package, name)
+    assert deployer.PACKAGES_PREFIX == "sosw/packages/" and deployer.TIERS[0] == "bucket"

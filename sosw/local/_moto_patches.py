@@ -1,0 +1,185 @@
+"""
+Every change sosw makes to moto's internals, in one place, so that moto's server behaves like AWS where sosw needs it
+to. :func:`apply` makes them in the server process (see ``sosw.local._moto_main``); ``tests/unit/test_moto_patches.py``
+pins the moto behaviour each relies on, so that a moto upgrade that changes it fails there.
+
+- Atomicity: a TransactWriteItems that fails restores a snapshot of the tables taken when it started, wiping out
+  what other requests wrote meanwhile (two Orchestrators at once lost tasks that way). DynamoDB requests are
+  served one at a time here, so each request is atomic, as it is on DynamoDB; Essentials still interleave
+  between requests.
+- Speed: TransactWriteItems deep-copies a table once per *action* as its snapshot, which makes a 100-action
+  transaction on a table of a few thousand items take seconds. The copies are all taken before anything changes,
+  so copying each table once per transaction gives identical results.
+- Fidelity: CloudFormation's UpdateStack with the template and parameters the stack already has fails with
+  "No updates are to be performed.", as on AWS (moto reports a successful update instead).
+- Fidelity: moto's CloudFormation skips ``AWS::Lambda::EventInvokeConfig``; here a stack puts (updates, deletes) the
+  function's EventInvokeConfig in moto's Lambda, where the local Lambda service reads it. Reading it there, rather
+  than from the templates at ``sosw deploy`` time, works whoever deployed the stack and however (``sosw deploy``
+  from another shell, ``examples/deploy.py``, a user's own CloudFormation call), and goes away with the stack.
+- Fidelity: PutFunctionEventInvokeConfig replaces the configuration, as on AWS (moto keeps the first one).
+"""
+
+import copy
+import functools
+import threading
+from typing import Any, Callable, Dict, Optional
+
+from moto.awslambda import models as lambda_models
+from moto.awslambda.exceptions import UnknownEventConfig, UnknownFunctionException
+from moto.cloudformation import models as cloudformation_models
+from moto.cloudformation import parsing as cloudformation_parsing
+from moto.cloudformation.exceptions import ValidationError
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.responses import DynamoHandler
+
+#: Sets an attribute: ``setattr`` in the server; a test passes ``monkeypatch.setattr``, which undoes it afterwards.
+Patch = Callable[[Any, str, Any], None]
+
+EVENT_INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
+_EVENT_INVOKE_CONFIG_KEYS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+_local = threading.local()
+_DYNAMODB_LOCK = threading.RLock()
+
+
+class _CopyOncePerTransaction:
+    """Stands for the ``copy`` module inside moto's DynamoDB models: within a transaction, a table already copied
+    is not copied again; elsewhere it is plain ``copy``."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(obj: Any, memo: Optional[Dict[int, Any]] = None) -> Any:
+        cache = getattr(_local, "cache", None)
+        if cache is None or not isinstance(obj, dynamodb_models.Table):
+            return copy.deepcopy(obj, memo)
+        if id(obj) not in cache:
+            cache[id(obj)] = copy.deepcopy(obj, memo)
+        return cache[id(obj)]
+
+
+def _copy_tables_once_per_transaction(patch: Patch) -> None:
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        _local.cache = {}
+        try:
+            return original(self, transact_items)
+        finally:
+            _local.cache = None
+
+    patch(dynamodb_models, "copy", _CopyOncePerTransaction())
+    patch(dynamodb_models.DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
+def _serve_dynamodb_one_request_at_a_time(patch: Patch) -> None:
+    call_action = DynamoHandler.call_action
+
+    @functools.wraps(call_action)
+    def serialized_call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return call_action(self)
+
+    patch(DynamoHandler, "call_action", serialized_call_action)
+
+
+def _refuse_updates_without_changes(patch: Patch) -> None:
+    update_stack = cloudformation_models.CloudFormationBackend.update_stack
+
+    @functools.wraps(update_stack)
+    def update_stack_with_changes(self: Any, name: str, template: str, role_arn: Any, parameters: Any,
+                                  tags: Any) -> Any:
+        stack = self.get_stack(name)
+        resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
+        if template == stack.template and resolved == stack.parameters and tags in (None, getattr(stack, "tags", None)):
+            raise ValidationError(message="No updates are to be performed.")
+        return update_stack(self, name, template, role_arn, parameters, tags)
+
+    patch(cloudformation_models.CloudFormationBackend, "update_stack", update_stack_with_changes)
+
+
+def _replace_event_invoke_configs(patch: Patch) -> None:
+    def put_function_event_invoke_config(self: Any, function_name: str, config: Dict[str, Any]) -> Dict[str, Any]:
+        function = self.get_function(function_name)
+        event_config = lambda_models.EventInvokeConfig(function.function_arn, function.last_modified, config)
+        function.event_invoke_config = [event_config]
+        return event_config.response()
+
+    patch(lambda_models.LambdaBackend, "put_function_event_invoke_config", put_function_event_invoke_config)
+
+
+class _EventInvokeConfigResource:
+    """``AWS::Lambda::EventInvokeConfig`` for moto's CloudFormation: the stack keeps the function's EventInvokeConfig
+    in moto's Lambda, as CloudFormation does on AWS. Its ``FunctionName`` is a name or an ARN (``!Ref`` of a
+    function); the ``Qualifier`` is ignored, as moto keeps one configuration per function.
+
+    The methods are those moto's CloudFormation calls on a resource. Not a ``CloudFormationModel``: a subclass of it
+    would be found by moto (through ``__subclasses__``) wherever this module is merely imported."""
+
+    def __init__(self, function_name: str, account_id: str, region_name: str):
+        self.function_name = function_name
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.function_name
+
+    @staticmethod
+    def is_created() -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False  # Fn::GetAtt has nothing to read from it, as on AWS
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str) -> Any:
+        return lambda_models.lambda_backends[account_id][region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Dict[str, Any], account_id: str,
+                                        region_name: str, **kwargs: Any) -> "_EventInvokeConfigResource":
+        properties = cloudformation_json["Properties"]
+        config = {key: properties[key] for key in _EVENT_INVOKE_CONFIG_KEYS if key in properties}
+        cls._backend(account_id, region_name).put_function_event_invoke_config(properties["FunctionName"], config)
+        return cls(properties["FunctionName"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: "_EventInvokeConfigResource", new_resource_name: str,
+                                        cloudformation_json: Dict[str, Any], account_id: str,
+                                        region_name: str) -> "_EventInvokeConfigResource":
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        try:
+            self._backend(account_id, region_name).delete_function_event_invoke_config(self.function_name)
+        except (UnknownFunctionException, UnknownEventConfig):
+            pass  # the function went first, and its configuration with it
+
+
+def _create_event_invoke_configs_from_stacks(patch: Patch) -> None:
+    resource_class_from_type = cloudformation_parsing.resource_class_from_type
+
+    @functools.wraps(resource_class_from_type)
+    def with_event_invoke_config(resource_type: str) -> Any:
+        if resource_type == EVENT_INVOKE_CONFIG:
+            return _EventInvokeConfigResource
+        return resource_class_from_type(resource_type)
+
+    patch(cloudformation_parsing, "resource_class_from_type", with_event_invoke_config)
+
+
+def apply(patch: Patch = setattr) -> None:
+    """Make every change of this module to moto.
+
+    :param patch: Sets an attribute; ``setattr`` by default.
+    """
+    _copy_tables_once_per_transaction(patch)
+    _serve_dynamodb_one_request_at_a_time(patch)
+    _refuse_updates_without_changes(patch)
+    _replace_event_invoke_configs(patch)
+    _create_event_invoke_configs_from_stacks(patch)

@@ -32,6 +32,8 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.responses import DynamoHandler
 
+from sosw.local import _moto_limits
+
 #: Sets an attribute: ``setattr`` in the server; a test passes ``monkeypatch.setattr``, which undoes it afterwards.
 Patch = Callable[[Any, str, Any], None]
 
@@ -183,3 +185,4 @@ def apply(patch: Patch = setattr) -> None:
     _refuse_updates_without_changes(patch)
     _replace_event_invoke_configs(patch)
     _create_event_invoke_configs_from_stacks(patch)
+    _moto_limits.apply(patch)  # DynamoDB's size limits: their own module, pinned by tests/unit/test_moto_limits.py

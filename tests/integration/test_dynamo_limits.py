@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 from sosw import constants
 from sosw.components.dynamo_db import DynamoDbClient
 from sosw.exceptions import InvalidDynamoInput
-from sosw.local import _moto_limits, _moto_patches
+from sosw.local import _moto_patches
 from sosw.local.moto_server import free_port
 from sosw.managers.task import TaskManager
 from sosw.scavenger import Scavenger
@@ -31,8 +31,7 @@ DURATION, COOLDOWN = 10, 5
 def limited_server():
     """A moto server in this process with the embedded runtime's patches and DynamoDB's size limits."""
     with pytest.MonkeyPatch.context() as patch:
-        _moto_patches.apply(patch.setattr)
-        _moto_limits.apply(patch.setattr)
+        _moto_patches.apply(patch.setattr)  # DynamoDB's size limits included
         port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
@@ -75,6 +74,18 @@ def test_the_server_refuses_a_transaction_over_4_mb(limited):
     with pytest.raises(limited.exceptions.ClientError, match="cannot be larger than 4 MB"):
         limited.transact_write_items(TransactItems=actions)
     assert keys_in(TABLE) == []
+
+
+def test_the_embedded_runtimes_moto_server_refuses_a_transaction_over_4_mb(aws):
+    """The suite's own moto server, started as ``sosw demo`` starts it (``sosw.local._moto_main``)."""
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "hash_col", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "hash_col", "AttributeType": "S"}])
+    actions = [{"Put": {"TableName": TABLE, "Item": {"hash_col": {"S": r["hash_col"]}, "payload": {"S": r["payload"]}}}}
+               for r in rows(25, 200 * KB)]
+    with pytest.raises(ddb.exceptions.ClientError, match="cannot be larger than 4 MB"):
+        ddb.transact_write_items(TransactItems=actions)
 
 
 def test_transact_write_cuts_25_puts_of_200_kb_into_transactions_under_4_mb(client):

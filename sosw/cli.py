@@ -183,13 +183,14 @@ def cmd_cleanup(args: argparse.Namespace) -> Any:
 
     if not args.yes:
         if not sys.stdin.isatty():
-            raise CliError("cleanup deletes every sosw stack (tables and their data included): pass --yes")
-        answer = input(f"Delete every sosw stack in {_where()}, tables and their data included? [y/N] ")
+            raise CliError("cleanup deletes every sosw stack: pass --yes")
+        what = "tables and their data included" if args.delete_data else "the tables are kept"
+        answer = input(f"Delete every sosw stack in {_where()}, {what}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             raise CliError("cleanup: nothing deleted")
     _workers, folders = _worker_dirs(args.worker or ())
     statuses = deployer.cleanup(_examples_dir(args.examples), worker_dirs=folders, log=lambda line: say(args, line),
-                                deadline=args.deadline)
+                                deadline=args.deadline, delete_data=args.delete_data)
     left = {name: status for name, status in statuses.items() if status != "DELETE_COMPLETE"}
     if left:
         raise CliError(f"stacks not deleted: {left}")
@@ -518,9 +519,12 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup = command(commands, "cleanup", "Delete every stack that deploy made",
                       "Workers, scheduled rules, Essentials, then tables, topic and the bucket (emptied first). Asks "
                       "first on a terminal; --yes elsewhere. CloudWatch log groups that Lambda made stay.",
-                      ["sosw cleanup", "sosw cleanup --yes --worker my_worker"], cmd_cleanup)
+                      ["sosw cleanup", "sosw cleanup --yes --worker my_worker", "sosw cleanup --yes --delete-data"],
+                      cmd_cleanup)
     examples_option(cleanup)
     cleanup.add_argument("--yes", action="store_true", help="do not ask")
+    cleanup.add_argument("--delete-data", action="store_true",
+                         help="also delete the tables, which their stack retains, with their data")
     cleanup.add_argument("--worker", action="append", metavar="NAME",
                          help="also delete this Worker made by sosw init (repeatable)")
     cleanup.add_argument("--deadline", type=int, default=3600, help="seconds after which to give up")

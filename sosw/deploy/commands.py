@@ -8,8 +8,9 @@ from typing import Collection, Dict, Optional, Sequence
 
 import boto3
 
+from sosw import constants
 from sosw.deploy.executor import Executor
-from sosw.deploy.plan import plan_cleanup, plan_deploy
+from sosw.deploy.plan import DeleteTables, plan_cleanup, plan_deploy
 from sosw.deploy.stacks import discover_stacks
 from sosw.deploy.types import Log, PathLike
 
@@ -67,10 +68,13 @@ def cleanup(
     poll_delay: float = 5,
     deadline: int = 3600,
     worker_dirs: Sequence[PathLike] = (),
+    delete_data: bool = False,
 ) -> Dict[str, str]:
     """Delete every stack of the examples (all Workers included), in reverse dependency order, emptying the bucket
     first. Repeats rounds until no stack is left or ``deadline`` seconds have passed: a stack still imported by one
-    outside the examples fails to delete until that one is gone.
+    outside the examples fails to delete until that one is gone. The tables are retained by their stack
+    (``DeletionPolicy: Retain``): with ``delete_data`` they are deleted too, once every stack is gone (CloudFormation
+    cannot create a table whose name exists, so a redeploy into the same account needs it).
 
     :param examples_dir: The ``examples`` directory.
     :param session: The boto3 session; the default one when ``None``.
@@ -78,6 +82,7 @@ def cleanup(
     :param poll_delay: Seconds between two status checks, and between two rounds.
     :param deadline: Seconds after which to give up.
     :param worker_dirs: Worker folders outside the examples whose stacks go too.
+    :param delete_data: Also delete sosw's tables (tasks, closed, retry, meta, config), with their data.
     :return: Final status by stack name (``DELETE_COMPLETE`` for the deleted ones).
 
     .. code-block:: python
@@ -92,6 +97,8 @@ def cleanup(
         existing = executor.existing_stacks()
         plan = plan_cleanup(available, existing)
         if not plan:
+            if delete_data and all(status == _GONE for status in executor.statuses.values()):
+                executor.execute([DeleteTables(tuple(constants.TABLE_SCHEMAS))])
             return executor.statuses
         if time.monotonic() > give_up:
             log(f"Deadline passed; left: {', '.join(s.name for s in available if s.name in existing)}")

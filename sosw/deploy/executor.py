@@ -19,6 +19,7 @@ from sosw.deploy.plan import (
     Action,
     BuildPackage,
     DeleteStacks,
+    DeleteTables,
     DeployStacks,
     EmptyBucket,
     SyncFunctionCode,
@@ -139,6 +140,7 @@ class Executor:
             DeployStacks: self._deploy_stacks,
             SyncFunctionCode: self._sync_function_code,
             EmptyBucket: self._empty_bucket,
+            DeleteTables: self._delete_tables,
             DeleteStacks: self._delete_stacks,
         }
         return handlers.get(type(action), self._unknown_action)
@@ -284,6 +286,18 @@ class Executor:
             if error_code(err) != "NoSuchBucket":
                 raise DeployError(error_message(err), BUCKET_STACK) from err
         self.log(f"{bucket}: {deleted} objects deleted")
+
+    def _delete_tables(self, action: DeleteTables) -> None:
+        dynamodb = self.client("dynamodb")
+        for name in action.names:
+            try:
+                dynamodb.delete_table(TableName=name)
+            except dynamodb.exceptions.ResourceNotFoundException:
+                continue
+            except ClientError as err:
+                raise DeployError(error_message(err), name) from err
+            dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": self.poll_delay})
+            self.log(f"{name}: table deleted")
 
     def _delete_stacks(self, action: DeleteStacks) -> bool:
         for name in action.names:

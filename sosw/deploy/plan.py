@@ -16,7 +16,7 @@ from sosw.deploy.constants import BUCKET_STACK, TIERS
 from sosw.deploy.exceptions import DeployError
 from sosw.deploy.stacks import Stack
 
-__all__ = ["Action", "BuildPackage", "DeleteStacks", "DeployStacks", "EmptyBucket", "SyncFunctionCode",
+__all__ = ["Action", "BuildPackage", "DeleteStacks", "DeleteTables", "DeployStacks", "EmptyBucket", "SyncFunctionCode",
            "UploadPackage", "plan_cleanup", "plan_deploy"]
 
 
@@ -61,6 +61,13 @@ class SyncFunctionCode(Action):
 @dataclass(frozen=True)
 class EmptyBucket(Action):
     """Delete every object (and object version) of the sosw bucket: CloudFormation cannot delete a bucket with any."""
+
+
+@dataclass(frozen=True)
+class DeleteTables(Action):
+    """Delete DynamoDB tables that their stack retained (``DeletionPolicy: Retain``): asked for explicitly only."""
+
+    names: Tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ STACKS = [
     "sosw-scavenger",
     "sosw-scheduler",
     "sosw-worker-assistant",
+    "sosw-dashboard",
     "sosw-dev-scheduled-rules",
     "sosw-tutorial-pull-tweeter-hashtags",
 ]
@@ -138,9 +139,12 @@ def test_deploy_creates_every_stack_and_cleanup_removes_them(examples):
 
     assert statuses == {name: "DELETE_COMPLETE" for name in STACKS}
     # Tier by tier in reverse; the stacks of one tier go together.
-    assert list(statuses) == [STACKS[8], STACKS[7], *STACKS[3:7], *STACKS[1:3], STACKS[0]]
+    assert list(statuses) == [STACKS[9], *STACKS[7:9], *STACKS[3:7], *STACKS[1:3], STACKS[0]]
     assert f"{bucket}: {len(FUNCTIONS)} objects deleted" in lines
     assert live_stacks() == set()
+    # The stacks retain sosw's tables and their data (DeletionPolicy: Retain); only the tutorial's results go.
+    assert sorted(ddb.list_tables()["TableNames"]) == sorted(constants.TABLE_SCHEMAS)
+    cleanup(examples, log=lines.append, poll_delay=1, delete_data=True)
     assert ddb.list_tables()["TableNames"] == []
     assert lam.list_functions()["Functions"] == []
     assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("sosw_")]

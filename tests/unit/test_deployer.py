@@ -53,6 +53,7 @@ def test_discover_stacks_in_deployment_order():
         BUCKET_STACK,
         *INITIAL,
         *ESSENTIALS,
+        "sosw-dashboard",
         "sosw-dev-scheduled-rules",
         "sosw-tutorial-pull-tweeter-hashtags",
     ]
@@ -73,7 +74,7 @@ def test_discover_stacks_rejects_an_unknown_worker():
 def test_plan_deploy_on_a_fresh_account():
     plan = plan_deploy(discover_stacks(EXAMPLES, workers=[WORKER]), existing=set())
     assert stack_names(plan) == [
-        [BUCKET_STACK], INITIAL, ESSENTIALS, ["sosw-dev-scheduled-rules"], [WORKER.replace("_", "-")]
+        [BUCKET_STACK], INITIAL, ESSENTIALS, ["sosw-dashboard", "sosw-dev-scheduled-rules"], [WORKER.replace("_", "-")]
     ]
     # Each package is built and uploaded before the stack that runs it, and nothing is synced on creation.
     first_essential = next(i for i, a in enumerate(plan) if isinstance(a, DeployStacks) and a.stacks[0].function)
@@ -108,7 +109,7 @@ def test_plan_cleanup_goes_in_reverse_and_empties_the_bucket_first():
     plan = plan_cleanup(available, existing={s.name for s in available} | {"someone-elses-stack"})
     assert plan == [
         DeleteStacks(("sosw-tutorial-pull-tweeter-hashtags",)),
-        DeleteStacks(("sosw-dev-scheduled-rules",)),
+        DeleteStacks(("sosw-dashboard", "sosw-dev-scheduled-rules")),
         DeleteStacks(tuple(ESSENTIALS)),
         DeleteStacks(tuple(INITIAL)),
         EmptyBucket(),

@@ -18,7 +18,7 @@ for action in plan:
 # deploy sosw-dynamo-db-tables, sosw-sns-topics
 # upload sosw_orchestrator ... upload sosw_worker_assistant
 # deploy sosw-orchestrator, sosw-scavenger, sosw-scheduler, sosw-worker-assistant
-# deploy sosw-dev-scheduled-rules
+# deploy sosw-dashboard, sosw-dev-scheduled-rules
 # upload sosw_tutorial_pull_tweeter_hashtags
 # deploy sosw-tutorial-pull-tweeter-hashtags
 

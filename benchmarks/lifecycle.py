@@ -5,7 +5,7 @@ with the Lambda invocations routed to the local Lambda service (handlers in-proc
 Prints the AWS API calls per task by phase and by operation, and tasks per second. Every call made through boto3
 in this process is counted by a botocore ``before-call`` hook on the default session, so nothing escapes the count.
 
-    python benchmarks/lifecycle.py --tasks 1000 [--labourers 3] [--no-meta]
+    python benchmarks/lifecycle.py --tasks 1000 [--labourers 3] [--no-meta] [--no-start-guard]
 """
 
 import argparse
@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--labourers", type=int, default=1)
     parser.add_argument("--max-simultaneous", type=int, default=250, help="per Labourer")
     parser.add_argument("--no-meta", action="store_true", help="turn the task event log off")
+    parser.add_argument("--no-start-guard", action="store_true",
+                        help="turn the Worker's start guard off (worker_start_guard: false): no claim per task")
     args = parser.parse_args()
 
     with MotoServer() as moto, LocalLambdaService(async_retry_delays=(0.1, 0.1)) as lambdas:
@@ -81,7 +83,9 @@ def main() -> None:
                 return super().__call__(event)
 
         for name in names:
-            lambdas.register(name, in_phase("worker", get_lambda_handler(BenchWorker)), timeout=30)
+            worker_config = {"worker_start_guard": not args.no_start_guard}
+            lambdas.register(name, in_phase("worker", get_lambda_handler(BenchWorker, custom_config=worker_config)),
+                             timeout=30)
         lambdas.register(constants.WORKER_ASSISTANT_LAMBDA,
                          in_phase("assistant", get_lambda_handler(WorkerAssistant, custom_config=essential)),
                          timeout=30)
@@ -117,6 +121,7 @@ def main() -> None:
         invocations = lambdas.stats
 
     print(f"tasks: {total} for {len(names)} labourer(s), meta log {'off' if args.no_meta else 'on'}, "
+          f"start guard {'off' if args.no_start_guard else 'on'}, "
           f"{runs} Orchestrator+Scavenger runs, {closed} closed")
     print(f"create: {total / (created - started):,.0f} tasks/s; whole life: {total / (finished - started):,.1f} "
           f"tasks/s ({finished - started:.1f} s)")

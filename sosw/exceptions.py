@@ -11,7 +11,7 @@ The errors sosw raises on purpose. Each names what was wrong: the field of a job
         print(err.field, err)
 """
 
-from typing import Any, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from botocore.exceptions import ClientError
 
@@ -159,3 +159,35 @@ class UnknownJobSchema(InvalidJob, InvalidChoice):
 class SchedulerConfigError(ConfigError, AssertionError, TypeError):
     """The Scheduler's ``job_schema``, ``job_schema_variants`` or ``custom_period_patterns`` is malformed. Also an
     ``AssertionError`` and a ``TypeError``, which sosw 0.7.47 raised for these."""
+
+
+def describe_error(err: BaseException) -> str:
+    """What went wrong, in one line: the AWS error code, the operation and AWS's message for an AWS error (the
+    message of an ``AccessDenied`` names the action refused, e.g. ``dynamodb:Query``), else the type and message."""
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        return f"{error.get('Code', 'Unknown')} on {err.operation_name} ({error.get('Message', '')})"
+    return f"{type(err).__name__}: {err}"
+
+
+class LabourersFailed(SoswError, RuntimeError):
+    """The work of one or more Labourers failed in a run of an Essential; the other Labourers' work was done.
+
+    :param essential: The Essential, e.g. ``'Orchestrator'``.
+    :param failures: The error of each Labourer that failed, by Labourer id.
+
+    .. code-block:: python
+
+        try:
+            orchestrator({})
+        except LabourersFailed as err:
+            err.failures  # {'w1': ClientError(...)}
+    """
+
+    def __init__(self, essential: str, failures: Mapping[Any, BaseException]):
+        self.essential = essential
+        #: The error of each Labourer that failed, by Labourer id.
+        self.failures: Dict[Any, BaseException] = dict(failures)
+        count = len(self.failures)
+        details = "; ".join(f"{labourer_id}: {describe_error(err)}" for labourer_id, err in self.failures.items())
+        super().__init__(f"{essential}: the work of {count} Labourer{'s' if count != 1 else ''} failed: {details}")

@@ -22,9 +22,11 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from sosw import constants
 from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_int, parse_number
+from sosw.components.metrics import INVOKED, RUNNING, EmfMetrics
 from sosw.essential import Essential
 from sosw.exceptions import ConfigError
 from sosw.labourer import Labourer
+from sosw.managers._failures import LabourersFailed
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +80,20 @@ class OrchestratorSettings:
 
 class Orchestrator(Essential):
     """Iterates the configured Labourers and invokes the right number of tasks for each. A Labourer whose run
-    fails (Lambda refuses, a query fails) is logged and counted in ``stats``; the others still run.
+    fails (a query fails, a permission is missing) is logged and counted in ``stats``; the others still run, then
+    the run raises :class:`~sosw.managers._failures.LabourersFailed` naming it, so that Lambda's ``Errors`` shows it.
+    However many Orchestrators run at once, a Labourer's ``max_simultaneous_invocations`` holds: see
+    ``TaskManager.invoke_tasks``.
 
     Config (``sosw_orchestrator_config`` over ``sosw_essential_config``): ``invocation_number_coefficient``,
-    ``max_simultaneous_invocations`` (for Labourers without their own) and ``task_config``. They are parsed once,
-    at construction, into :attr:`settings`: a bad value raises :class:`~sosw.exceptions.ConfigError` there.
+    ``max_simultaneous_invocations`` (for Labourers without their own), ``task_config``, and ``metrics`` /
+    ``metrics_namespace`` (see :attr:`metrics`). They are parsed once, at construction, into :attr:`settings` and
+    :attr:`metrics`: a bad value raises :class:`~sosw.exceptions.ConfigError` there.
+
+    Each run prints one CloudWatch EMF line per Labourer that it orchestrated: ``Invoked``, and ``Running`` (the
+    tasks it counted as running before it invoked, plus those it invoked) when it counted them. It counts them only
+    when the Labourer's health allows invocations; the length of the queue is never counted (that would cost a
+    query per Labourer and run), so the Orchestrator emits no ``Queued``.
 
     .. code-block:: python
 
@@ -101,6 +112,13 @@ class Orchestrator(Essential):
     task_client: Any = None
     #: The config, parsed: see :class:`OrchestratorSettings`.
     settings: OrchestratorSettings
+    #: The EMF lines of each run (config ``metrics``, ``metrics_namespace``).
+    metrics: EmfMetrics
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # Running tasks per Labourer as counted for the decision of this run: no query is made for the metrics.
+        self._running_counted: Dict[str, int] = {}
 
     def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
         """Assemble ``self.config`` as every Essential does, then parse it into :attr:`settings`.
@@ -110,6 +128,12 @@ class Orchestrator(Essential):
         """
         super().init_config(custom_config=custom_config)
         self.settings = OrchestratorSettings.from_config(self.config, config_row_name())
+        self.metrics = EmfMetrics.from_config(self.config, config_row_name())
+        # Labourers without a limit of their own get the Orchestrator's from the TaskManager, which holds the limit
+        # however many Orchestrators run at once (see TaskManager.invoke_tasks).
+        task_config = self.config.get("task_config")
+        if isinstance(task_config, dict) and task_config.get("max_simultaneous_invocations") is None:
+            task_config["max_simultaneous_invocations"] = self.settings.max_simultaneous_invocations
 
     def __call__(self, event: Any, reset_result: bool = True) -> Dict[str, int]:
         """Invoke the queued tasks of every Labourer, as many as each may run now.
@@ -117,15 +141,30 @@ class Orchestrator(Essential):
         :param event: The scheduled event; its content is not used.
         :param reset_result: Start ``self.result`` afresh (see :meth:`sosw.app.Processor.__call__`).
         :return: Tasks invoked per Labourer id.
+        :raises ~sosw.managers._failures.LabourersFailed: (a ``RuntimeError``) the work of a Labourer failed,
+            naming it and the AWS error; the other Labourers were orchestrated first.
         """
         invoked: Dict[str, int] = {}
-        for labourer in self.task_client.register_labourers():
-            try:
-                invoked[labourer.id] = self.invoke_for_labourer(labourer)
-            except Exception:
-                self.stats["labourer_failures"] += 1
-                logger.exception("orchestrating %s failed; the other Labourers go on", labourer.id)
+        failures: Dict[Any, Exception] = {}
+        self._running_counted = {}
+        try:
+            for labourer in self.task_client.register_labourers():
+                try:
+                    invoked[labourer.id] = self.invoke_for_labourer(labourer)
+                except Exception as err:
+                    failures[labourer.id] = err
+                    self.stats["labourer_failures"] += 1
+                    logger.exception("orchestrating %s failed; the other Labourers go on", labourer.id)
+                    continue
+                counts = {INVOKED: invoked[labourer.id]}
+                if labourer.id in self._running_counted:
+                    counts[RUNNING] = self._running_counted[labourer.id] + invoked[labourer.id]
+                self.metrics.add(labourer.id, **counts)
+        finally:
+            self.metrics.flush()
         super().__call__(event, reset_result=reset_result)
+        if failures:
+            raise LabourersFailed("Orchestrator", failures)
         return invoked
 
     def _normalize_config(self, layer: Dict[str, Any]) -> Dict[str, Any]:
@@ -163,6 +202,7 @@ class Orchestrator(Essential):
         if desired <= 0:
             return 0
         running = self.task_client.ecology_client.count_running_tasks_for_labourer(labourer)
+        self._running_counted[labourer.id] = int(running)
         return max(desired - running, 0)
 
     def invoke_for_labourer(self, labourer: Labourer) -> int:

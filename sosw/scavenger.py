@@ -10,8 +10,10 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from sosw import constants
 from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_int, parse_seconds, parse_text
+from sosw.components.metrics import COMPLETED, DEAD, EXPIRED, RETRIED, EmfMetrics
 from sosw.essential import Essential
 from sosw.labourer import Labourer
+from sosw.managers._failures import LabourersFailed
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +76,13 @@ class Scavenger(Essential):
     Dead tasks are announced through ``sns_client`` (an ``SnsManager`` built from ``sns_config``) to its
     ``recipient``, by default the topic ``dead_sns_topic`` (``SoswWorkerErrors``) of the account.
 
-    The config is parsed once, at construction, into :attr:`settings`: a bad value (``min_retry_delay: 'soon'``)
-    raises :class:`~sosw.exceptions.ConfigError` there.
+    The config is parsed once, at construction, into :attr:`settings` and :attr:`metrics`: a bad value
+    (``min_retry_delay: 'soon'``) raises :class:`~sosw.exceptions.ConfigError` there.
+
+    Each run prints one CloudWatch EMF line per Labourer (config ``metrics``, ``metrics_namespace``): the tasks this
+    run moved, each counted once even when two Scavengers run at once, as ``Completed`` (archived), ``Expired``
+    (moved to the retry table or closed as dead), ``Retried`` (returned from the retry table to the queue) and
+    ``Dead``. The counts come from the moves themselves: no query is made for them.
 
     .. code-block:: python
 
@@ -95,6 +102,8 @@ class Scavenger(Essential):
     sns_client: Any = None
     #: The config, parsed: see :class:`ScavengerSettings`.
     settings: ScavengerSettings
+    #: The EMF lines of each run (config ``metrics``, ``metrics_namespace``).
+    metrics: EmfMetrics
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -108,6 +117,7 @@ class Scavenger(Essential):
         """
         super().init_config(custom_config=custom_config)
         self.settings = ScavengerSettings.from_config(self.config, config_row_name())
+        self.metrics = EmfMetrics.from_config(self.config, config_row_name())
 
     def __call__(self, event: Any = None, reset_result: bool = True) -> Dict[str, int]:
         """Archive, retry or close the tasks of every Labourer.
@@ -115,23 +125,35 @@ class Scavenger(Essential):
         :param event: The scheduled event, if any; its content is not used.
         :param reset_result: Start ``self.result`` afresh (see :meth:`sosw.app.Processor.__call__`).
         :return: What changed, e.g. ``{'tasks_archived': 12, 'tasks_moved_to_retry': 1}``.
+        :raises ~sosw.managers._failures.LabourersFailed: (a ``RuntimeError``) the work of a Labourer failed, naming
+            it and the AWS error; the other Labourers were scavenged first.
         """
         before = self.get_stats()
-        for labourer in self.task_client.register_labourers(health=False):
-            try:
-                self._in_flight = self.task_client.get_tasks_in_flight_for_labourer(labourer)
-                self.handle_expired_tasks(labourer)
-                self.archive_tasks(labourer)
-                self.retry_tasks(labourer)
-            except Exception:
-                self.stats["labourer_failures"] += 1
-                logger.exception("scavenging %s failed; the other Labourers go on", labourer.id)
-            finally:
-                self._in_flight = None
-        if self.sns_client is not None:
-            self.sns_client.commit()
+        failures: Dict[Any, Exception] = {}
+        try:
+            for labourer in self.task_client.register_labourers(health=False):
+                # Zeros first: a quiet Labourer's line says "none this run", which a dashboard tells from no data.
+                self.metrics.add(labourer.id, **{COMPLETED: 0, EXPIRED: 0, RETRIED: 0, DEAD: 0})
+                try:
+                    self._in_flight = self.task_client.get_tasks_in_flight_for_labourer(labourer)
+                    self.handle_expired_tasks(labourer)
+                    self.archive_tasks(labourer)
+                    self.retry_tasks(labourer)
+                except Exception as err:
+                    failures[labourer.id] = err
+                    self.stats["labourer_failures"] += 1
+                    logger.exception("scavenging %s failed; the other Labourers go on", labourer.id)
+                finally:
+                    self._in_flight = None
+            if self.sns_client is not None:
+                self.sns_client.commit()
+        finally:
+            # What was moved before a failure was moved all the same: its counts are printed.
+            self.metrics.flush()
         super().__call__(event, reset_result=reset_result)
         after = self.get_stats()
+        if failures:
+            raise LabourersFailed("Scavenger", failures)
         changes = {k: after[k] - before.get(k, 0) for k in after if k.startswith("tasks_")}
         return {k: v for k, v in changes.items() if v}
 
@@ -141,7 +163,9 @@ class Scavenger(Essential):
         """Archive the Labourer's completed tasks to ``sosw_closed_tasks``."""
         tasks = self._in_flight["completed"] if self._in_flight else \
             self.task_client.get_completed_tasks_for_labourer(labourer)
-        return self.task_client.archive_many(tasks)
+        archived = self.task_client.archive_many(tasks)
+        self.metrics.add(labourer.id, **{COMPLETED: len(archived)})
+        return archived
 
     # Expired ---------------------------------------------------------------------------------------------------
 
@@ -152,8 +176,9 @@ class Scavenger(Essential):
         retry = [t for t in tasks if self.should_retry_task(labourer, t)]
         dead = [t for t in tasks if not self.should_retry_task(labourer, t)]
         if retry:
-            self.task_client.move_tasks_to_retry_table(
+            moved = self.task_client.move_tasks_to_retry_table(
                 [(task, self.calculate_delay_for_task_retry(labourer, task)) for task in retry])
+            self.metrics.add(labourer.id, **{EXPIRED: len(moved)})
         if dead:
             self._close_dead(labourer, dead)
 
@@ -186,12 +211,15 @@ class Scavenger(Essential):
 
     def move_task_to_retry_table(self, task: Dict[str, Any], labourer: Labourer) -> bool:
         """Move one expired task to ``sosw_retry_tasks`` with its retry delay."""
-        return self.task_client.move_task_to_retry_table(task, self.calculate_delay_for_task_retry(labourer, task))
+        moved = self.task_client.move_task_to_retry_table(task, self.calculate_delay_for_task_retry(labourer, task))
+        self.metrics.add(labourer.id, **{EXPIRED: int(bool(moved))})
+        return moved
 
     def _close_dead(self, labourer: Labourer, tasks: List[Dict[str, Any]]) -> None:
         _ = self.get_db_field_name
         closed = set(self.task_client.archive_many(tasks, dead=True))
         self.stats["closed_dead_tasks"] += len(closed)
+        self.metrics.add(labourer.id, **{EXPIRED: len(closed), DEAD: len(closed)})
         for task in tasks:
             if task[_("task_id")] not in closed:
                 continue
@@ -220,4 +248,6 @@ class Scavenger(Essential):
     def retry_tasks(self, labourer: Labourer) -> List[str]:
         """Return the Labourer's tasks whose retry time has come to the head of its queue."""
         tasks = self.task_client.get_tasks_to_retry_for_labourer(labourer, limit=self.settings.retry_tasks_limit)
-        return self.task_client.retry_tasks(labourer, tasks)
+        retried = self.task_client.retry_tasks(labourer, tasks)
+        self.metrics.add(labourer.id, **{RETRIED: len(retried)})
+        return retried

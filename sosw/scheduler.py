@@ -61,6 +61,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import sosw.app
 from sosw import constants
+from sosw.components.metrics import QUEUED, emit_counts
 from sosw.essential import Essential
 from sosw.exceptions import InvalidJob  # noqa: F401 - users import it from here, as from the original module
 from sosw.scheduling import chunking, jobs, periods, queue_file
@@ -168,6 +169,7 @@ class Scheduler(Essential):
             self.set_queue_file(f"{self._run.owner}.jsonl")
             self.parse_job_to_file(job)
         result = self.process_file()
+        emit_counts(self.config, {self._run.labourer_id: {QUEUED: result["tasks_created"]}}, self.settings.config_name)
         super().__call__(event, reset_result=reset_result)
         return result
 

@@ -2,14 +2,15 @@
 WorkerAssistant: the Essential that Workers call to report on their tasks.
 
 Event: ``{'action': 'mark_task_as_completed' | 'mark_task_as_failed', 'task_id': '...', 'stats'?: {}, 'result'?: {}}``;
-``stats`` and ``result`` may be objects or their JSON text.
+``stats`` and ``result`` may be objects or their JSON text. Together they may take :data:`MAX_REPORT_BYTES` of the
+task's DynamoDB item; a larger one is stored as a ``truncated`` marker (see :class:`WorkerAssistant`).
 """
 
 import dataclasses
 import json
 import logging
 import types
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from boto3.dynamodb.conditions import Attr
 
@@ -17,10 +18,22 @@ from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_mapping, p
 from sosw.components.helpers import recursive_update
 from sosw.essential import Essential
 from sosw.exceptions import ConditionCheckFailed, InvalidEvent, InvalidTask, TaskNotFound
+from sosw.managers.task import MAX_PAYLOAD_BYTES
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WorkerAssistant", "WorkerAssistantSettings"]
+__all__ = ["WorkerAssistant", "WorkerAssistantSettings", "MAX_REPORT_BYTES", "DYNAMODB_ITEM_BYTES"]
+
+#: DynamoDB's largest item: attribute names and values together.
+DYNAMODB_ITEM_BYTES = 400 * 1024
+#: The most that a report's ``stats`` and ``result`` may take together, as stored (``stat_<key>``, ``result_<key>``):
+#: the task's item also holds its payload (up to ``MAX_PAYLOAD_BYTES``) and attributes of its own, and the closed
+#: tasks table adds two more. 50,000 bytes.
+MAX_REPORT_BYTES = DYNAMODB_ITEM_BYTES - MAX_PAYLOAD_BYTES - 9_600
+#: Characters of an oversized field's JSON kept in its marker, for a look at what it was.
+TRUNCATED_HEAD_CHARS = 1_000
+# The attribute prefix of each field of a report, as the task stores it.
+_PREFIXES = {"stats": "stat_", "result": "result_"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +79,22 @@ class WorkerAssistantSettings:
 class WorkerAssistant(Essential):
     """Marks tasks completed (or failed) when Workers report back.
 
-    A report for a task that is no longer in ``sosw_tasks`` (archived or moved to retry meanwhile) writes
-    nothing and answers ``{'status': 'not_found'}``: the original created an orphan row instead.
+    A completion closes its task as completed exactly once, whatever state the task is in: queued, running,
+    expired, waiting in the retry table or closed as dead (see ``TaskManager.mark_task_as_completed``); a race with
+    an Orchestrator or a Scavenger moving the task is retried on the task as it is then. A failure reported for a
+    task that is no longer in ``sosw_tasks``, and a completion of a task that never was, write nothing and answer
+    ``{'status': 'not_found'}``: the original created an orphan row instead.
+
+    ``stats`` and ``result`` together may take :data:`MAX_REPORT_BYTES` (50,000 bytes, measured as their JSON):
+    beyond that DynamoDB would refuse the task's item. The report is still recorded (refusing a completion would
+    make the task expire and run again, only to be refused again), with the larger field, or both if need be,
+    replaced by ``{'truncated': {'bytes': <its size>, 'limit': MAX_REPORT_BYTES, 'head': <its first 1,000
+    characters of JSON>}}``, stored as ``result_truncated`` (or ``stat_truncated``). Each truncation is logged as a
+    warning and counted in ``stats['truncated_result']`` (``truncated_stats``). Keep large results in S3 and report
+    their key.
+
+    The WorkerAssistant emits no CloudWatch metrics: a report names its task, not the task's Labourer, and reading
+    the task to learn it would cost a call per report.
 
     The tasks table is reached through the TaskManager (``task_config``); a top-level ``dynamo_db_config`` in the
     config, as the original WorkerAssistant read it, is applied over ``task_config.dynamo_db_config``.
@@ -168,6 +195,7 @@ class WorkerAssistant(Essential):
     def _report(self, task_id: str, stats: Optional[Dict], result: Optional[Dict], outcome: str) -> str:
         if not isinstance(task_id, str) or not task_id:
             raise InvalidTask(f"expected a non-empty string, got {task_id!r}", field="task_id", value=task_id)
+        stats, result = self._fit_report(task_id, stats, result)
         try:
             status = self.task_client.report_task(task_id, outcome, stats=stats, result=result)
             if outcome == "failed" and status == "unchanged":
@@ -179,6 +207,24 @@ class WorkerAssistant(Essential):
             return "not_found"
         self.stats[f"tasks_{status}"] += 1
         return status
+
+    def _fit_report(self, task_id: str, stats: Optional[Dict],
+                    result: Optional[Dict]) -> Tuple[Optional[Dict], Optional[Dict]]:
+        """``stats`` and ``result`` as they fit in the task's item: within :data:`MAX_REPORT_BYTES` together, the
+        larger replaced by its ``truncated`` marker first, then the other if still needed."""
+        fields = {"stats": stats, "result": result}
+        sizes = {field: _stored_bytes(_PREFIXES[field], value) for field, value in fields.items()}
+        for field in sorted(fields, key=lambda name: sizes[name], reverse=True):
+            if sum(sizes.values()) <= MAX_REPORT_BYTES:
+                break
+            text = json.dumps(fields[field], default=str, ensure_ascii=False)
+            fields[field] = {"truncated": {"bytes": sizes[field], "limit": MAX_REPORT_BYTES,
+                                           "head": text[:TRUNCATED_HEAD_CHARS]}}
+            logger.warning("task %s: its %s takes %d bytes, over the %d that a report may store with its task; "
+                           "stored as %struncated", task_id, field, sizes[field], MAX_REPORT_BYTES, _PREFIXES[field])
+            self.stats[f"truncated_{field}"] += 1
+            sizes[field] = _stored_bytes(_PREFIXES[field], fields[field])
+        return fields["stats"], fields["result"]
 
     def _record_failure_in_queue(self, task_id: str, stats: Optional[Dict], result: Optional[Dict]) -> str:
         """A failure reported for a task that is back in the queue (an earlier attempt's, or a Worker called by
@@ -199,12 +245,14 @@ class WorkerAssistant(Essential):
         return "failed_in_queue"
 
     def mark_task_as_completed(self, task_id: str, stats: Optional[Dict] = None, result: Optional[Dict] = None) -> str:
-        """Mark the task completed; ``stats`` and ``result`` are stored as ``stat_<key>`` and ``result_<key>``.
+        """Close the task as completed, wherever it is (queued, running, expired, in the retry table, closed as dead);
+        ``stats`` and ``result`` are stored as ``stat_<key>`` and ``result_<key>``.
 
         :param task_id: The task.
         :param stats: Statistics of the Worker.
         :param result: Result of the Worker.
-        :return: ``'completed'``, ``'already_completed'`` or ``'not_found'``.
+        :return: ``'completed'`` (closed by this call), ``'already_completed'`` or ``'not_found'`` (no such task in
+            any table).
         :raises InvalidTask: (an ``AssertionError``, as in 0.7.47) ``task_id`` is no string.
         """
         return self._report(task_id, stats, result, "completed")
@@ -222,3 +270,11 @@ class WorkerAssistant(Essential):
         :raises InvalidTask: (an ``AssertionError``, as in 0.7.47) ``task_id`` is no string.
         """
         return self._report(task_id, stats, result, "failed")
+
+
+def _stored_bytes(prefix: str, values: Optional[Mapping[str, Any]]) -> int:
+    """What ``values`` take as attributes ``<prefix><key>``, measured as compact UTF-8 JSON: at least what DynamoDB
+    counts for strings and maps, and close to it for numbers. None values are not stored, so not counted."""
+    return sum(len(f"{prefix}{key}".encode())
+               + len(json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":")).encode())
+               for key, value in (values or {}).items() if value is not None)

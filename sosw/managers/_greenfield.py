@@ -111,6 +111,14 @@ def state_in_flight(fields: FieldNames, task: Mapping[str, Any], expired: int) -
     return "expired" if task[fields.greenfield] < expired else "running"
 
 
+def sort_in_flight(fields: FieldNames, tasks: Iterable[Mapping[str, Any]], expired: int) -> Dict[str, List[Any]]:
+    """Tasks that left the queue, sorted into ``completed``, ``expired`` and ``running``."""
+    result: Dict[str, List[Any]] = {"completed": [], "expired": [], "running": []}
+    for task in tasks:
+        result[state_in_flight(fields, task, expired)].append(task)
+    return result
+
+
 def completed_filter(fields: FieldNames, completed: Optional[bool]) -> Optional[ConditionBase]:
     """A filter on ``completed_at``: set (True), not set (False), or none (None)."""
     if completed is None:
@@ -206,12 +214,14 @@ def create_move(fields: FieldNames, task: Dict[str, Any], labourer_id: str) -> M
     return Move(task_id, (Put(TASKS, task), Event(task_id, "created", {"labourer_id": labourer_id})))
 
 
-def invocation_payload(fields: FieldNames, task: Mapping[str, Any]) -> bytes:
-    """What the Worker receives: the task's payload plus its ``task_id``."""
+def invocation_payload(fields: FieldNames, task: Mapping[str, Any],
+                       extra: Optional[Mapping[str, Any]] = None) -> bytes:
+    """What the Worker receives: the task's payload plus ``extra`` (the attempt, for the Worker's start guard: see
+    ``_claims.py``) and its ``task_id``."""
     payload = task.get(fields.payload) or {}
     if isinstance(payload, str):
         payload = json.loads(payload)
-    return json.dumps({**payload, "task_id": task[fields.task_id]}).encode()
+    return json.dumps({**payload, **(extra or {}), "task_id": task[fields.task_id]}).encode()
 
 
 # Invoking -------------------------------------------------------------------------------------------------------------
@@ -292,6 +302,56 @@ def late_completion_update(fields: FieldNames, task: Mapping[str, Any], values: 
     condition = Attr(fields.greenfield).eq(task[fields.greenfield]) & Attr(fields.completed_at).not_exists()
     return Update(TASKS, {fields.task_id: task[fields.task_id]}, {**values, fields.greenfield: greenfield},
                   condition=condition)
+
+
+def retry_completion_move(fields: FieldNames, task: Mapping[str, Any], values: Mapping[str, Any], now: int) -> Move:
+    """Close as completed (``<labourer>_1``) a task that waits in the retry table: its work is done. Deleted from the
+    retry table if it is still there, put in the closed tasks if it is not there yet: a Scavenger that returns it to
+    the queue at the same moment makes this move fail, and the completion is tried again on the queued task."""
+    task_id, labourer_id = task[fields.task_id], task[fields.labourer_id]
+    closed = {k: v for k, v in task.items() if k != fields.desired_launch_time}
+    closed.update({**values, fields.completed_at: now, fields.closed_at: now,
+                   fields.labourer_id_task_status: f"{labourer_id}_1"})
+    return Move(task_id, (
+        Delete(RETRY, {fields.labourer_id: labourer_id, fields.task_id: task_id}, Attr(fields.task_id).exists()),
+        Put(CLOSED, closed, Attr(fields.task_id).not_exists()),
+        Event(task_id, "completed", {"completed_at": now, "labourer_id": labourer_id}),
+        Event(task_id, "archived", {"labourer_id": labourer_id}),
+    ))
+
+
+def dead_completion_move(fields: FieldNames, task: Mapping[str, Any], values: Mapping[str, Any], now: int) -> Move:
+    """Re-close as completed (``<labourer>_1``) a task closed as dead (``<labourer>_0``): a run succeeded after all.
+    Only if it is still closed as dead, so that two completions close it once."""
+    task_id, labourer_id = task[fields.task_id], task[fields.labourer_id]
+    status = fields.labourer_id_task_status
+    return Move(task_id, (
+        Update(CLOSED, {fields.task_id: task_id}, {**values, fields.completed_at: now, fields.closed_at: now,
+                                                    status: f"{labourer_id}_1"},
+               condition=Attr(status).eq(f"{labourer_id}_0") & Attr(fields.completed_at).not_exists()),
+        Event(task_id, "completed", {"completed_at": now, "labourer_id": labourer_id}),
+        Event(task_id, "archived", {"labourer_id": labourer_id}),
+    ))
+
+
+# Dispatch leases ------------------------------------------------------------------------------------------------------
+
+#: The ``task_id`` of a Labourer's dispatch lease in the tasks table is this prefix + the Labourer's id. The item has
+#: no ``labourer_id`` nor ``greenfield``, so it is in no index: no query of tasks ever sees it.
+LEASE_PREFIX = "sosw_dispatch_lease#"
+LEASE_OWNER, LEASE_EXPIRES_AT = "lease_owner", "lease_expires_at"
+
+
+def lease_acquire(fields: FieldNames, labourer_id: str, owner: str, now: int, seconds: int) -> Update:
+    """Take the Labourer's dispatch lease for ``seconds``: only if nobody holds it, or its holder's time is up."""
+    return Update(TASKS, {fields.task_id: f"{LEASE_PREFIX}{labourer_id}"},
+                  {LEASE_OWNER: owner, LEASE_EXPIRES_AT: now + seconds},
+                  condition=Attr(fields.task_id).not_exists() | Attr(LEASE_EXPIRES_AT).lt(now))
+
+
+def lease_release(fields: FieldNames, labourer_id: str, owner: str) -> Delete:
+    """Give the Labourer's dispatch lease back, if ``owner`` still holds it."""
+    return Delete(TASKS, {fields.task_id: f"{LEASE_PREFIX}{labourer_id}"}, Attr(LEASE_OWNER).eq(owner))
 
 
 # Archiving and retrying -----------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ TASK_DEFAULT_CONFIG: Dict[str, Any] = {
     "read_labourer_timeout": True,
     "invoke_threads": 8,
     "transaction_attempts": 5,
+    "dispatch_lease_seconds": 60,
 }
 
 #: Attributes of a task the TaskManager writes; ``dynamo_db_config.field_names`` may rename any of them.
@@ -288,6 +289,9 @@ class TaskSettings:
     read_labourer_timeout: bool = TASK_DEFAULT_CONFIG["read_labourer_timeout"]
     invoke_threads: int = TASK_DEFAULT_CONFIG["invoke_threads"]
     transaction_attempts: int = TASK_DEFAULT_CONFIG["transaction_attempts"]
+    #: Seconds a Labourer's dispatch lease lasts at most (a crashed holder blocks its Labourer no longer); 0: no
+    #: lease, and ``max_simultaneous_invocations`` holds only for one dispatcher at a time.
+    dispatch_lease_seconds: int = TASK_DEFAULT_CONFIG["dispatch_lease_seconds"]
     config_name: str = "task_config"
 
     @classmethod
@@ -337,6 +341,8 @@ class TaskSettings:
             invoke_threads=_integer(config.get("invoke_threads", cls.invoke_threads), key("invoke_threads"), 1),
             transaction_attempts=_integer(config.get("transaction_attempts", cls.transaction_attempts),
                                           key("transaction_attempts"), 1),
+            dispatch_lease_seconds=_integer(config.get("dispatch_lease_seconds", cls.dispatch_lease_seconds),
+                                            key("dispatch_lease_seconds")),
             config_name=config_name,
         )
 

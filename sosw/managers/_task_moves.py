@@ -15,8 +15,10 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping,
 
 from botocore.exceptions import ClientError
 
+from sosw import constants
 from sosw.exceptions import ConditionCheckFailed, InvalidInput, TaskNotFound
 from sosw.labourer import Labourer
+from sosw.managers import _claims as claims
 from sosw.managers import _greenfield as rules
 from sosw.managers._invoker import invoke_worker, invoke_workers
 from sosw.managers._settings import TaskSettings
@@ -104,17 +106,21 @@ class TaskMoves:
         self._store.write_each(rules.mark_invoked_move(self.fields, task, str(labourer.id), start, greenfield))
         task[self.fields.greenfield] = greenfield
 
-    def invoke_many(self, labourer: Labourer, tasks: List[Dict[str, Any]], now: int, lambda_client: Any) -> List[str]:
-        """Mark queued tasks invoked (transactions with their events), invoke the Worker for each, and put back the
-        tasks whose invocation Lambda refused."""
+    def invoke_many(self, labourer: Labourer, tasks: List[Dict[str, Any]], now: int, lambda_client: Any,
+                    count_running: Callable[[Labourer], int]) -> List[str]:
+        """Mark queued tasks invoked (transactions with their events) within the Labourer's limit, invoke the Worker
+        for each, and put back the tasks whose invocation Lambda refused. ``count_running`` counts a Labourer's
+        running tasks (see :meth:`mark_within_limit`)."""
         f = self.fields
         greenfield = now + self.settings.greenfield_invocation_delta
         by_id = {task[f.task_id]: task for task in tasks}
-        marked = self._store.apply([rules.invoke_move(f, task, str(labourer.id), labourer.get_attr("start"),
-                                                      greenfield) for task in by_id.values()])
-        errors = invoke_workers(lambda_client, labourer,
-                                [rules.invocation_payload(f, by_id[task_id]) for task_id in marked],
-                                self.settings.invoke_threads)
+        moves = [rules.invoke_move(f, task, str(labourer.id), labourer.get_attr("start"), greenfield)
+                 for task in by_id.values()]
+        marked = self.mark_within_limit(labourer, moves, now, count_running)
+        # Each payload names its attempt, for the Worker's start guard (_claims.py).
+        payloads = [rules.invocation_payload(f, by_id[task_id], claims.attempt_fields(
+            f, by_id[task_id], greenfield, self.settings.tasks_table)) for task_id in marked]
+        errors = invoke_workers(lambda_client, labourer, payloads, self.settings.invoke_threads)
         invoked = []
         for task_id, error in zip(marked, errors):
             if error is None:
@@ -123,6 +129,43 @@ class TaskMoves:
                 self.undo_invoked(labourer, by_id[task_id], by_id[task_id][f.greenfield], greenfield, error)
         self._stats["tasks_invoked"] += len(invoked)
         return invoked
+
+    def mark_within_limit(self, labourer: Labourer, moves: List[rules.Move], now: int,
+                          count_running: Callable[[Labourer], int]) -> List[str]:
+        """Apply invocation moves, no more than the Labourer's ``max_simultaneous_invocations`` leaves room for.
+
+        Dispatchers running at once would each count the same running tasks and each fill the whole limit, so the
+        count and the marks are made under the Labourer's dispatch lease: a conditional UpdateItem of an item of
+        the tasks table that only one holder at a time gets, and that expires after ``dispatch_lease_seconds``
+        should its holder crash. A dispatcher that finds it held marks nothing (the holder dispatches the
+        Labourer). Cost: the lease, a count of the running tasks and the lease's release: three calls per
+        Labourer and run that has tasks to invoke.
+
+        :return: Ids of the tasks marked.
+        """
+        limit, seconds = labourer.max_simultaneous_invocations, self.settings.dispatch_lease_seconds
+        if limit is None or not seconds or not moves:
+            return self._store.apply(moves)
+        labourer_id, owner = str(labourer.id), uuid.uuid4().hex
+        try:
+            self._store.write(rules.lease_acquire(self.fields, labourer_id, owner, now, seconds))
+        except ConditionCheckFailed:
+            logger.info("%s is being dispatched by someone else (its dispatch lease is held); left to them",
+                        labourer_id)
+            self._stats["dispatch_lease_busy"] += 1
+            return []
+        try:
+            running = count_running(labourer)
+            room = max(int(limit) - running, 0) if isinstance(running, int) else len(moves)
+            if room < len(moves):
+                self._stats["invocations_held_by_limit"] += len(moves) - room
+            return self._store.apply(moves[:room]) if room else []
+        finally:
+            try:
+                self._store.write(rules.lease_release(self.fields, labourer_id, owner))
+            except ConditionCheckFailed:
+                logger.warning("the dispatch lease of %s expired while held (over %d s); taken by someone else",
+                               labourer_id, seconds)
 
     def invoke_one(self, labourer: Labourer, task: Dict[str, Any], mark: Callable[[Labourer, Dict[str, Any]], None],
                    lambda_client: Any) -> bool:
@@ -158,9 +201,10 @@ class TaskMoves:
     # Reports of Workers ----------------------------------------------------------------------------------------
 
     def report(self, task_id: str, outcome: str, stats: Optional[Mapping[str, Any]],
-               result: Optional[Mapping[str, Any]], now: int, expiry_window: int) -> str:
-        """Record a Worker's report: ``outcome`` if recorded, ``'already_completed'`` or ``'unchanged'``.
-        ``expiry_window`` is the longest ``duration + cooldown`` of any Labourer.
+               result: Optional[Mapping[str, Any]], now: int, labourers: Sequence[Labourer]) -> str:
+        """Record a Worker's report: ``outcome`` if recorded, ``'already_completed'`` or ``'unchanged'``. A failed
+        task expires below the line of the longest ``duration + cooldown`` of the ``labourers`` (the configured
+        ones); a completion looks for the task in the retry table of each of them (see :meth:`complete`).
 
         :raises TaskNotFound: The task is not in the tasks table; nothing is written.
         """
@@ -169,27 +213,59 @@ class TaskMoves:
         f, delta = self.fields, self.settings.greenfield_invocation_delta
         values = rules.report_values(stats, result)
         if outcome == "completed":
-            values[f.completed_at] = now
-            try:
-                self._store.write(rules.completion_update(f, task_id, values, now))
-                return outcome
-            except ConditionCheckFailed:
-                pass
-        elif self._store.apply([rules.failure_move(f, task_id, values, now,
-                                                   rules.failed_greenfield(now, delta, expiry_window))]):
+            return self.complete(task_id, values, now, [str(labourer.id) for labourer in labourers])
+        expiry_window = max([lab.duration + lab.cooldown for lab in labourers]
+                            + [constants.DEFAULT_DURATION + constants.DEFAULT_COOLDOWN])
+        if self._store.apply([rules.failure_move(f, task_id, values, now,
+                                                 rules.failed_greenfield(now, delta, expiry_window))]):
             return outcome
         task = self._store.get(task_id)
         if task is None:
             raise TaskNotFound(task_id, self.settings.tasks_table)
-        if task.get(f.completed_at) is not None:
-            return "already_completed"
-        if outcome == "completed" and task[f.greenfield] < now:
-            try:
-                self._store.write(rules.late_completion_update(f, task, values, now + delta))
-            except ConditionCheckFailed:
-                return "unchanged"
-            self._stats["late_completions_of_queued_tasks"] += 1
-            return outcome
+        return "already_completed" if task.get(f.completed_at) is not None else "unchanged"
+
+    def complete(self, task_id: str, values: Dict[str, Any], now: int, labourer_ids: Sequence[str]) -> str:
+        """Close the task as completed wherever it is, once: ``'completed'`` or ``'already_completed'``.
+
+        First the common case, one conditional UpdateItem of a task that runs (or expired). If that fails, the
+        task is located (one TransactGetItems over the tasks, closed and retry tables, the latter for each of
+        ``labourer_ids``) and the move for where it is made, each conditional on the task being still there as
+        read: a queued task leaves the queue completed, a task in the retry table moves to the closed tasks as
+        completed, a task closed as dead is re-closed as completed. A move that fails because a Scavenger or an
+        Orchestrator moved the task meanwhile is tried again on the task as it is then.
+
+        :raises TaskNotFound: The task is in none of the tables; nothing is written.
+        """
+        f, delta = self.fields, self.settings.greenfield_invocation_delta
+        values = {**values, f.completed_at: now}
+        try:
+            self._store.write(rules.completion_update(f, task_id, values, now))
+            return "completed"
+        except ConditionCheckFailed:
+            pass
+        for _attempt in range(self.settings.transaction_attempts):
+            where, task = self._store.locate(task_id, labourer_ids)
+            if task is None or (where == rules.TASKS and task.get(f.greenfield) is None):
+                raise TaskNotFound(task_id, self.settings.tasks_table)
+            if task.get(f.completed_at) is not None:
+                return "already_completed"
+            if where == rules.TASKS:
+                queued = int(task[f.greenfield]) < now
+                update = rules.late_completion_update(f, task, values, now + delta) if queued else \
+                    rules.completion_update(f, task_id, values, now)
+                try:
+                    self._store.write(update)
+                except ConditionCheckFailed:
+                    continue
+                self._stats["late_completions_of_queued_tasks" if queued else "completions_after_a_race"] += 1
+                return "completed"
+            dead = where == rules.CLOSED
+            move = (rules.dead_completion_move if dead else rules.retry_completion_move)(f, task, values, now)
+            if self._store.apply([move]):
+                self._stats["completions_of_dead_tasks" if dead else "completions_from_retry_table"] += 1
+                return "completed"
+        logger.error("task %s: its completion lost every race with other moves (%d tries); not recorded", task_id,
+                     self.settings.transaction_attempts)
         return "unchanged"
 
     # Archiving and retrying ------------------------------------------------------------------------------------

@@ -11,11 +11,14 @@ the greenfield rules (``_greenfield.py``) describe: single writes, batches, and 
 import logging
 import random
 import time
-from typing import Any, Callable, Dict, List, MutableMapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional, Sequence, Set, Tuple
+
+from botocore.exceptions import ClientError
 
 from sosw import constants
+from sosw.components.dynamo_db import transaction_batches
 from sosw.components.helpers import chunks
-from sosw.exceptions import TransactionCancelled
+from sosw.exceptions import ConditionCheckFailed, TransactionCancelled
 from sosw.managers._greenfield import CLOSED, RETRY, TASKS, Action, Delete, Event, Move, Put, Update
 from sosw.managers._settings import TaskSettings
 
@@ -76,6 +79,12 @@ class TaskStore:
             {self.fields.labourer_id_task_status: f"{labourer_id}_{status}"}, table_name=self.settings.closed_table,
             index_name=self.settings.closed_status_index, return_count=True)
 
+    def count_closed_and_retrying(self, labourer_id: str) -> Dict[str, int]:
+        """The Labourer's tasks waiting in the retry table (``retrying``), closed as completed (``closed``) and as
+        dead (``dead``)."""
+        return {"retrying": self.count_retrying(labourer_id), "closed": self.count_closed(labourer_id, 1),
+                "dead": self.count_closed(labourer_id, 0)}
+
     def recently_closed(self, labourer_id: str, status: int) -> List[Dict[str, Any]]:
         """The Labourer's latest closed tasks, completed (``status`` 1) or dead (0), newest first."""
         return self._client().get_by_query(
@@ -90,6 +99,26 @@ class TaskStore:
             keys={f.labourer_id: labourer_id, f.desired_launch_time: start},
             comparisons={f.desired_launch_time: "<="}, table_name=self.settings.retry_table,
             index_name=self.settings.retry_greenfield_index, max_items=limit, fetch_all_fields=True)
+
+    def locate(self, task_id: str, labourer_ids: Sequence[str]) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+        """Where the task is — the tasks, closed or retry table (for each of ``labourer_ids``) — and its item, read
+        in one TransactGetItems: a consistent view, so that a task moving between tables is found exactly once.
+
+        :return: ``(TASKS | CLOSED | RETRY, item)``, or ``(None, None)`` when it is in none of them.
+        """
+        f = self.fields
+        keys = [(TASKS, {f.task_id: task_id}), (CLOSED, {f.task_id: task_id})]
+        keys += [(RETRY, {f.labourer_id: labourer_id, f.task_id: task_id}) for labourer_id in labourer_ids]
+        client = self._client()
+        # More Labourers than one transaction reads (100 items) are read in several: rare, and no longer atomic.
+        for batch in chunks(keys, constants.TRANSACT_WRITE_LIMIT):
+            # A Get takes the TableName and Key of a DeleteItem request.
+            response = client.dynamo_client.transact_get_items(TransactItems=[
+                {"Get": client.build_delete_query(key, table_name=self.tables[role])} for role, key in batch])
+            for (role, _key), found in zip(batch, response.get("Responses") or []):
+                if found.get("Item"):
+                    return role, client.dynamo_to_dict(dict(found["Item"]), fetch_all_fields=True)
+        return None, None
 
     def existing_ids(self, labourer_id: str, ids: Sequence[str]) -> Set[str]:
         """Which of ``ids`` are in the tasks, closed or retry tables (a BatchGetItem per 100 ids and table)."""
@@ -121,6 +150,16 @@ class TaskStore:
                 kwargs["attributes_to_increment"] = action.increments
             self._client().update(action.key, table_name=self.tables[action.table],
                                   condition_expression=action.condition, **kwargs)
+        elif isinstance(action, Delete) and action.condition is not None:
+            # DynamoDbClient.delete takes no condition: a conditional delete is a transaction of one action.
+            client = self._client()
+            try:
+                client.transact_write(client.make_delete_transaction_item(
+                    action.key, table_name=self.tables[action.table], condition_expression=action.condition))
+            except TransactionCancelled as err:
+                raise ConditionCheckFailed(ClientError({"Error": {"Code": "ConditionalCheckFailedException",
+                                                                  "Message": str(err)}}, "TransactWriteItems"),
+                                           self.tables[action.table], action.key, action.condition) from None
         else:
             raise TypeError(f"{type(action).__name__} is not a single write")
 
@@ -172,8 +211,8 @@ class TaskStore:
         """
         groups = [(move.task_id, self._transaction_items(move)) for move in moves]
         done: List[str] = []
-        per_transaction = max(1, constants.TRANSACT_WRITE_LIMIT // max(len(a) for _, a in groups)) if groups else 1
-        for batch in chunks(groups, per_transaction):
+        # By DynamoDB's limits (100 actions, 4 MB), never cutting one task's move in two.
+        for batch in transaction_batches(groups):
             pending = list(batch)
             for attempt in range(self.settings.transaction_attempts):
                 if not pending:
@@ -197,7 +236,7 @@ class TaskStore:
         return done
 
     @staticmethod
-    def _refused(pending: List[Tuple[str, List[Dict[str, Any]]]], reasons: List[Any]) -> Set[str]:
+    def _refused(pending: Sequence[Tuple[str, Sequence[Mapping[str, Any]]]], reasons: List[Any]) -> Set[str]:
         """Tasks whose actions DynamoDB cancelled for a failed condition (``reasons`` has a code per action)."""
         refused, position = set(), 0
         for task_id, group in pending:

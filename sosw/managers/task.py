@@ -39,6 +39,7 @@ from sosw.components.dynamo_db import DynamoDbClient
 from sosw.exceptions import InvalidArgument, InvalidTask, TaskNotFound
 from sosw.labourer import Labourer
 from sosw.managers import _greenfield as rules
+from sosw.managers._claims import Attempt, ClaimStore
 from sosw.managers._greenfield import MAX_PAYLOAD_BYTES  # noqa: F401 - re-exported: sosw.managers.task.MAX_PAYLOAD_BYTES
 from sosw.managers._labourers import LabourerRegistry
 from sosw.managers._settings import TASK_DEFAULT_CONFIG, TaskSettings
@@ -214,10 +215,8 @@ class TaskManager(Component):
     def get_tasks_in_flight_for_labourer(self, labourer: Labourer) -> Dict[str, List[Dict[str, Any]]]:
         """Every task of the Labourer that left the queue, sorted into ``completed``, ``expired`` and ``running``,
         with one query. The Scavenger's way to read what it needs."""
-        result: Dict[str, List[Dict[str, Any]]] = {"completed": [], "expired": [], "running": []}
-        for task in self._query(labourer, labourer.get_attr("start"), ">="):
-            result[rules.state_in_flight(self.fields, task, labourer.get_attr("expired"))].append(task)
-        return result
+        return rules.sort_in_flight(self.fields, self._query(labourer, labourer.get_attr("start"), ">="),
+                                    labourer.get_attr("expired"))
 
     def count_tasks_by_state(self, labourer: Labourer) -> Dict[str, int]:
         """Tasks of a registered Labourer by state: ``queued``, ``running``, ``expired``, ``completed`` (not yet
@@ -225,9 +224,7 @@ class TaskManager(Component):
         Costs five queries; meant for dashboards and the ``sosw status`` command."""
         counts = {"queued": self.get_length_of_queue_for_labourer(labourer)}
         counts.update({state: len(tasks) for state, tasks in self.get_tasks_in_flight_for_labourer(labourer).items()})
-        labourer_id = str(labourer.id)
-        return {**counts, "retrying": self._store.count_retrying(labourer_id),
-                "closed": self._store.count_closed(labourer_id, 1), "dead": self._store.count_closed(labourer_id, 0)}
+        return {**counts, **self._store.count_closed_and_retrying(str(labourer.id))}
 
     def get_tasks_to_retry_for_labourer(self, labourer: Labourer, limit: Optional[int] = None) -> List[Dict]:
         """Tasks in ``sosw_retry_tasks`` whose ``desired_launch_time`` has come by the ``start`` of this run,
@@ -326,12 +323,14 @@ class TaskManager(Component):
 
     def invoke_tasks(self, labourer: Labourer, tasks: List[Dict[str, Any]]) -> List[str]:
         """Mark queued tasks invoked (one transaction per up to 50 tasks, with their events) and invoke the Worker
-        for each. A task another Orchestrator took is skipped. A task whose invocation Lambda refuses is put back
-        in the queue as it was (its attempt not counted) and the others go on.
+        for each, within ``max_simultaneous_invocations`` however many call this at once (under the Labourer's
+        dispatch lease: ``docs/greenfield.rst``). A task another Orchestrator took is skipped. A task whose
+        invocation Lambda refuses is put back in the queue as it was (its attempt not counted); the others go on.
 
         :return: Ids of the tasks invoked.
         """
-        return self._moves.invoke_many(labourer, tasks, self.now(), self.lambda_client) if tasks else []
+        return self._moves.invoke_many(labourer, tasks, self.now(), self.lambda_client,
+                                       self.get_count_of_running_tasks_for_labourer) if tasks else []
 
     def invoke_task(self, labourer: Labourer, task_id: Optional[str] = None,
                     task: Optional[Dict[str, Any]] = None) -> bool:
@@ -358,15 +357,21 @@ class TaskManager(Component):
             raise InvalidTask("needs task_id, labourer_id and created_at", field="task", value=task)
         return self._moves.invoke_one(labourer, task, self.mark_task_invoked, self.lambda_client)
 
+    def claim_task(self, task_id: str, attempt: int, greenfield: int) -> bool:
+        """Claim the task for the run of attempt number ``attempt``, whose invocation wrote ``greenfield``, as the
+        Worker's start guard does (see :class:`~sosw.worker.Worker`); True if this call claimed it."""
+        return ClaimStore(lambda: self.dynamo_db_client, self.settings.tasks_table, self.fields).claim(
+            Attempt(task_id, int(attempt), int(greenfield)), self.now())
+
     # Completion ------------------------------------------------------------------------------------------------
 
     def mark_task_as_completed(self, task_id: str, stats: Optional[Dict] = None,
                                result: Optional[Dict] = None) -> bool:
-        """Set ``completed_at`` (and ``stat_<k>`` / ``result_<k>``) on a task that exists and is not completed.
+        """Close the task as completed (``completed_at``, ``stat_<k>``, ``result_<k>``) wherever it is: running,
+        expired, queued, in the retry table, closed as dead (re-closed as ``<labourer>_1``). Once.
 
-        :return: True if marked now; False if it was already completed.
-        :raises TaskNotFound: It is not in the tasks table (archived, moved to retry, or never was): nothing is
-            written, so a late completion creates no orphan row.
+        :return: True if closed now; False if it was already completed.
+        :raises TaskNotFound: It is in none of the tables (never was): nothing is written, no orphan row.
         """
         return self.report_task(task_id, "completed", stats, result) == "completed"
 
@@ -382,14 +387,12 @@ class TaskManager(Component):
                     result: Optional[Dict] = None) -> str:
         """Record what a Worker reports about its task.
 
-        :param outcome: ``'completed'`` or ``'failed'``.
+        :param outcome: ``'completed'`` (see :meth:`mark_task_as_completed`) or ``'failed'``.
         :return: ``outcome`` if recorded; ``'already_completed'``; or ``'unchanged'`` for a failure reported for a
             task that is back in the queue.
-        :raises TaskNotFound: The task is not in the tasks table; nothing is written.
+        :raises TaskNotFound: Not in the tasks table (a failure), in no table (a completion); nothing written.
         """
-        expiry_window = max([lab.duration + lab.cooldown for lab in self.get_labourers()]
-                            + [constants.DEFAULT_DURATION + constants.DEFAULT_COOLDOWN])
-        return self._moves.report(task_id, outcome, stats, result, self.now(), expiry_window)
+        return self._moves.report(task_id, outcome, stats, result, self.now(), self.get_labourers())
 
     # Archiving and retrying ------------------------------------------------------------------------------------
 

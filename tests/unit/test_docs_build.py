@@ -103,7 +103,7 @@ def test_timeline_numbers_come_from_the_constants(html):
 def test_iam_tables_are_read_from_the_templates(html):
     text = (html / "installation.html").read_text(encoding="utf-8")
     assert text.count("iam-permissions") >= 5
-    for action in ("dynamodb:ConditionCheckItem", "sns:Publish", "s3:PutObject", "events:DescribeRule"):
+    for action in ("dynamodb:UpdateItem", "sns:Publish", "s3:PutObject", "lambda:InvokeFunction"):
         assert action in text
 
 

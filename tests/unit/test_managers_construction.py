@@ -1,6 +1,7 @@
 """The managers built with injected collaborators, no network: settings checked at construction, the greenfield
 rules as data, and what the TaskManager asks of DynamoDB and Lambda (recording fakes and MagicMocks)."""
 
+import json
 from collections import defaultdict
 from unittest.mock import MagicMock
 
@@ -22,9 +23,14 @@ FIELDS = FieldNames()
 
 
 def task_manager(**config) -> TaskManager:
-    """A TaskManager whose every collaborator is a MagicMock: what it asks of them is the subject."""
+    """A TaskManager whose every collaborator is a MagicMock: what it asks of them is the subject. Transaction
+    items keep DynamoDB's shape (``{'Update': {...}}``), which the store measures against DynamoDB's limits."""
+    ddb = MagicMock()
+    for kind in ("Put", "Update", "Delete"):
+        getattr(ddb, f"make_{kind.lower()}_transaction_item").side_effect = \
+            lambda *args, _kind=kind, **kwargs: {_kind: {"Key": {}}}
     return TaskManager({"labourers": {"w": {"max_simultaneous_invocations": 3}}, **config},
-                       dynamo_db_client=MagicMock(), lambda_client=MagicMock(), ecology_client=MagicMock(),
+                       dynamo_db_client=ddb, lambda_client=MagicMock(), ecology_client=MagicMock(),
                        meta_handler_client=None)
 
 
@@ -184,8 +190,9 @@ def test_invoke_tasks_is_one_transaction_then_one_invocation_per_task():
 
     assert invoked == ["t1", "t2"]
     ddb.transact_write.assert_called_once_with({"Update": {"task_id": "t1"}}, {"Update": {"task_id": "t2"}})
-    payloads = sorted(call.kwargs["Payload"] for call in manager.lambda_client.invoke.call_args_list)
-    assert payloads == [b'{"n": 1, "task_id": "t1"}', b'{"n": 1, "task_id": "t2"}']
+    payloads = sorted((json.loads(call.kwargs["Payload"]) for call in manager.lambda_client.invoke.call_args_list),
+                      key=lambda payload: payload["task_id"])
+    assert [(p["task_id"], p["n"], p["sosw_attempt"]["number"]) for p in payloads] == [("t1", 1, 1), ("t2", 1, 1)]
     assert manager.stats["tasks_invoked"] == 2
 
 
@@ -235,13 +242,14 @@ class ConflictingClient:
         self.transactions = []
 
     def make_put_transaction_item(self, row, table_name=None, condition_expression=None):
-        return {"Put": row["task_id"]}
+        return {"Put": {"TableName": table_name, "Item": {"task_id": {"S": row["task_id"]}}}}
 
     def make_delete_transaction_item(self, row, table_name=None, condition_expression=None):
-        return {"Delete": row["task_id"]}
+        return {"Delete": {"TableName": table_name, "Key": {"task_id": {"S": row["task_id"]}}}}
 
     def transact_write(self, *items):
-        self.transactions.append([next(iter(item.values())) for item in items])
+        self.transactions.append([(request.get("Item") or request["Key"])["task_id"]["S"]
+                                  for item in items for request in item.values()])
         if len(self.transactions) == 1:
             reasons = [None] * len(items)
             if self.refused is not None:

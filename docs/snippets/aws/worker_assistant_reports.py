@@ -22,7 +22,7 @@ assert assistant(failed) == {"task_id": second, "status": "failed"}
 
 Scavenger(custom_config={**config, "min_retry_delay": 3600})({})  # archives the first, moves the second to retry
 
-# A late report for a task that was archived (or moved to retry) writes nothing and says so.
-assert assistant(report) == {"task_id": first, "status": "not_found"}
+# A late duplicate for a task already archived as completed changes nothing and says so.
+assert assistant(report) == {"task_id": first, "status": "already_completed"}
 assert task_manager.get_task_by_id(first) is None  # no orphan row in sosw_tasks
 assert task_manager.count_tasks_by_state(labourer)["retrying"] == 1  # the failed one waits for its retry

@@ -144,6 +144,55 @@ def collect_status(task_manager: Any = None) -> Dict[str, Dict[str, int]]:
             for labourer in task_manager.register_labourers(health=False)}
 
 
+ESSENTIALS = {"sosw_orchestrator": "Orchestrator", "sosw_scavenger": "Scavenger", "sosw_scheduler": "Scheduler",
+              "sosw_worker_assistant": "WorkerAssistant"}
+
+
+def config_problems() -> Dict[str, str]:
+    """Each Essential built from its config rows as in its own Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set to its name):
+    the error of those whose settings are refused, by function name. Building reads the config rows and makes no other
+    AWS call."""
+    import sosw
+    from sosw.exceptions import SoswError
+
+    problems: Dict[str, str] = {}
+    for function, class_name in ESSENTIALS.items():
+        before = os.environ.get(constants.ENV_FUNCTION_NAME)
+        os.environ[constants.ENV_FUNCTION_NAME] = function
+        try:
+            getattr(sosw, class_name)()
+        except (SoswError, ValueError, TypeError) as err:
+            problems[function] = str(err)
+        finally:
+            if before is None:
+                os.environ.pop(constants.ENV_FUNCTION_NAME, None)
+            else:
+                os.environ[constants.ENV_FUNCTION_NAME] = before
+    return problems
+
+
+def async_retry_warnings(labourers: Sequence[Any]) -> List[str]:
+    """Labourers whose function lets Lambda retry an asynchronous invocation: those retries stack on sosw's own (the
+    Worker templates set ``MaximumRetryAttempts: 0``)."""
+    from sosw.components._boto import make_client
+
+    client = make_client("lambda")
+    warnings = []
+    for labourer in labourers:
+        name = getattr(labourer, "arn", None) or labourer.id
+        try:
+            retries = client.get_function_event_invoke_config(FunctionName=name).get("MaximumRetryAttempts", 2)
+        except client.exceptions.ResourceNotFoundException:
+            retries = 2  # no EventInvokeConfig: Lambda's default
+        except Exception as err:  # a missing permission must not hide the table
+            logging.getLogger(__name__).debug("EventInvokeConfig of %s: %s", name, err)
+            continue
+        if retries:
+            warnings.append(f"{labourer.id}: Lambda retries its asynchronous invocations {retries} time(s); set "
+                            f"EventInvokeConfig MaximumRetryAttempts: 0 so they do not stack on sosw's retries")
+    return warnings
+
+
 def status_document(status: Dict[str, Dict[str, int]]) -> Dict[str, Dict[str, int]]:
     """``--json`` of ``sosw status``: every state of ``STATES`` for every Labourer, zeros included."""
     return {labourer: {state: counts.get(state, 0) for state in STATES} for labourer, counts in sorted(status.items())}
@@ -280,8 +329,16 @@ def cmd_tick(args: argparse.Namespace) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> Any:
-    status = collect_status()
+    task_manager = status_task_manager()
+    status = collect_status(task_manager)
     say(args, status_table(status))
+    for warning in async_retry_warnings(task_manager.get_labourers()):
+        print(f"sosw: warning: {warning}", file=sys.stderr)
+    problems = config_problems()
+    if problems:
+        if args.json:
+            print(json.dumps(status_document(status), default=str))
+        raise CliError("config refused: " + "; ".join(f"{name}: {text}" for name, text in problems.items()))
     return status_document(status)
 
 

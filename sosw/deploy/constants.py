@@ -13,7 +13,8 @@ CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
 TIERS = ("bucket", "initial", "essentials", "rules", "workers")
 
 #: The parts of the ``sosw`` package that never run inside a Lambda.
-BUILD_TIME_PARTS = ("local", "cli.py", "deploy", "deployer.py", "scaffold.py", "__main__.py", "_examples", "_templates")
+BUILD_TIME_PARTS = ("local", "cli.py", "_cli_status.py", "deploy", "deployer.py", "scaffold.py", "__main__.py",
+                    "_examples", "_templates")
 
 #: Top-level entries of a function folder that stay out of its package: configs travel through the config table
 #: (``self.json`` may hold credentials) and tests do not run in Lambda.

@@ -33,6 +33,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CHECKOV)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(CHECK_TEMPLATES)
 	@# pytest exits 5 when it collected nothing: a suite that runs no test is a failure here.
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
@@ -46,6 +47,7 @@ integration: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 checkov: $(CHECKOV)
 	$(CHECK_TEMPLATES)

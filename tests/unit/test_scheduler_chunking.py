@@ -17,10 +17,12 @@ class OfflineScheduler(Scheduler):
 
     DEFAULT_CONFIG = {**Scheduler.DEFAULT_CONFIG, "init_clients": []}
 
+    def get_config(self, name):
+        return {}  # no config rows: the test gives its config
+
 
 @pytest.fixture(autouse=True)
-def no_config_rows(monkeypatch):
-    monkeypatch.setattr(sosw.app, "get_config", lambda name, test=False: {})
+def no_lambda_context(monkeypatch):
     monkeypatch.setattr(sosw.app.global_vars, "lambda_context", None)
 
 

@@ -4,7 +4,6 @@ import datetime
 
 import pytest
 
-import sosw.app
 from sosw.exceptions import InvalidJob
 from sosw.scheduler import Scheduler
 from sosw.scheduling.periods import BUILT_IN_PERIODS, Calendar, dates_for_period
@@ -20,10 +19,8 @@ class OfflineScheduler(Scheduler):
 
     DEFAULT_CONFIG = {**Scheduler.DEFAULT_CONFIG, "init_clients": []}
 
-
-@pytest.fixture(autouse=True)
-def no_config_rows(monkeypatch):
-    monkeypatch.setattr(sosw.app, "get_config", lambda name, test=False: {})
+    def get_config(self, name):
+        return {}  # no config rows: the test gives its config
 
 
 def at(today: datetime.date, scheduler_class=OfflineScheduler) -> Scheduler:

@@ -4,7 +4,6 @@ import dataclasses
 
 import pytest
 
-import sosw.app
 from sosw.exceptions import ConfigError, InvalidJob, SchedulerConfigError, UnknownJobSchema
 from sosw.scheduler import Scheduler
 from sosw.scheduling.settings import SchedulerSettings
@@ -17,10 +16,8 @@ class OfflineScheduler(Scheduler):
 
     DEFAULT_CONFIG = {**Scheduler.DEFAULT_CONFIG, "init_clients": []}
 
-
-@pytest.fixture(autouse=True)
-def no_config_rows(monkeypatch):
-    monkeypatch.setattr(sosw.app, "get_config", lambda name, test=False: {})
+    def get_config(self, name):
+        return {}  # no config rows: the test gives its config
 
 
 def test_defaults_are_the_scheduler_defaults():

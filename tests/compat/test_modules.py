@@ -37,9 +37,21 @@ def signed_at_fixed_time(generator, request):
         return generator(request)
 
 
+def _botocore_clock_at(moment):
+    """botocore's signing time frozen at ``moment``: newer releases ask ``get_current_datetime()``, the oldest that
+    sosw supports ``datetime.datetime.utcnow()``."""
+    import botocore.auth
+
+    if hasattr(botocore.auth, "get_current_datetime"):
+        return patch("botocore.auth.get_current_datetime", return_value=moment)
+    clock = MagicMock(wraps=datetime)
+    clock.datetime.utcnow.return_value = moment
+    return patch("botocore.auth.datetime", clock)
+
+
 def botocore_authorization(method, url, body, token=None):
     request = AWSRequest(method=method, url=url, data=body)
-    with patch("botocore.auth.get_current_datetime", return_value=SIGNED_AT):
+    with _botocore_clock_at(SIGNED_AT):
         SigV4Auth(
             Credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"], token),
             "es",

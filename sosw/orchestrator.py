@@ -21,7 +21,9 @@ import types
 from typing import Any, Dict, List, Mapping, Optional
 
 from sosw import constants
+from sosw._kick_session import KickSession
 from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_int, parse_number
+from sosw.components.kick import Kicker, KickSettings, is_kick, kick_labourer
 from sosw.components.metrics import INVOKED, RUNNING, EmfMetrics
 from sosw.essential import Essential
 from sosw.exceptions import ConfigError
@@ -41,6 +43,8 @@ class OrchestratorSettings:
     :param invocation_number_coefficient: Share of ``max_simultaneous_invocations`` per health status (0 to 4);
         a status that is not listed gets 0.
     :param max_simultaneous_invocations: For Labourers that set no limit of their own.
+    :param kick_session_seconds: The most a kicked run dispatches one Labourer (less when the Lambda has less time
+        left): see :mod:`sosw._kick_session`.
     :param config_name: The config row, named in errors.
 
     .. code-block:: python
@@ -54,6 +58,7 @@ class OrchestratorSettings:
 
     invocation_number_coefficient: Mapping[int, float]
     max_simultaneous_invocations: int = 10
+    kick_session_seconds: float = 40.0
     config_name: str = CUSTOM_CONFIG_NAME
 
     @classmethod
@@ -74,6 +79,8 @@ class OrchestratorSettings:
         return cls(
             invocation_number_coefficient=types.MappingProxyType(coefficients),
             max_simultaneous_invocations=parse_int(limit, f"{config_name}.max_simultaneous_invocations"),
+            kick_session_seconds=parse_number(config.get("kick_session_seconds", cls.kick_session_seconds),
+                                              f"{config_name}.kick_session_seconds", minimum=0),
             config_name=config_name,
         )
 
@@ -84,6 +91,10 @@ class Orchestrator(Essential):
     the run raises :class:`~sosw.managers._failures.LabourersFailed` naming it, so that Lambda's ``Errors`` shows it.
     However many Orchestrators run at once, a Labourer's ``max_simultaneous_invocations`` holds: see
     ``TaskManager.invoke_tasks``.
+
+    Besides its minute schedule, the Orchestrator is *kicked*: the Scheduler invokes it once it has created tasks
+    (the kick names their Labourer, and only that Labourer is orchestrated), the WorkerAssistant once a completion has
+    freed a slot (every Labourer is). See :mod:`sosw.components.kick` and the Orchestrator's page of the docs.
 
     Config (``sosw_orchestrator_config`` over ``sosw_essential_config``): ``invocation_number_coefficient``,
     ``max_simultaneous_invocations`` (for Labourers without their own), ``task_config``, and ``metrics`` /
@@ -110,10 +121,14 @@ class Orchestrator(Essential):
     }
 
     task_client: Any = None
+    lambda_client: Any = None
     #: The config, parsed: see :class:`OrchestratorSettings`.
     settings: OrchestratorSettings
     #: The EMF lines of each run (config ``metrics``, ``metrics_namespace``).
     metrics: EmfMetrics
+    #: Kicks a fresh Orchestrator when a kicked run's session ends with tasks queued (config
+    #: ``sosw_orchestrator_lambda``): see :mod:`sosw.components.kick`.
+    kicker: Kicker
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -129,6 +144,8 @@ class Orchestrator(Essential):
         super().init_config(custom_config=custom_config)
         self.settings = OrchestratorSettings.from_config(self.config, config_row_name())
         self.metrics = EmfMetrics.from_config(self.config, config_row_name())
+        self.kicker = Kicker(KickSettings.from_config(self.config, config_row_name()), self._lambda_client,
+                             lambda: self.stats)
         # Labourers without a limit of their own get the Orchestrator's from the TaskManager, which holds the limit
         # however many Orchestrators run at once (see TaskManager.invoke_tasks).
         task_config = self.config.get("task_config")
@@ -138,7 +155,8 @@ class Orchestrator(Essential):
     def __call__(self, event: Any, reset_result: bool = True) -> Dict[str, int]:
         """Invoke the queued tasks of every Labourer, as many as each may run now.
 
-        :param event: The scheduled event; its content is not used.
+        :param event: The scheduled event (its content is not used), or a kick (see :mod:`sosw.components.kick`):
+            ``{'source': 'sosw.kick', 'labourer_id'?: ...}``, which orchestrates only the Labourer it names, if any.
         :param reset_result: Start ``self.result`` afresh (see :meth:`sosw.app.Processor.__call__`).
         :return: Tasks invoked per Labourer id.
         :raises ~sosw.managers._failures.LabourersFailed: (a ``RuntimeError``) the work of a Labourer failed,
@@ -147,10 +165,15 @@ class Orchestrator(Essential):
         invoked: Dict[str, int] = {}
         failures: Dict[Any, Exception] = {}
         self._running_counted = {}
+        kicked = is_kick(event)
         try:
-            for labourer in self.task_client.register_labourers():
+            labourers = self.task_client.register_labourers()
+            if kicked:
+                labourers = self._kicked_labourers(labourers, kick_labourer(event))
+            for labourer in labourers:
                 try:
-                    invoked[labourer.id] = self.invoke_for_labourer(labourer)
+                    invoked[labourer.id] = self._kick_session(labourer) if kicked else \
+                        self.invoke_for_labourer(labourer)
                 except Exception as err:
                     failures[labourer.id] = err
                     self.stats["labourer_failures"] += 1
@@ -166,6 +189,54 @@ class Orchestrator(Essential):
         if failures:
             raise LabourersFailed("Orchestrator", failures)
         return invoked
+
+    def _kicked_labourers(self, labourers: List[Labourer], named: Optional[str]) -> List[Labourer]:
+        """The Labourers a kick dispatches in this run: the one it names; for a kick that names none, the only
+        Labourer, or none when there are several: each gets a kick of its own (a session dispatches one)."""
+        self.stats["kicked_runs"] += 1
+        if named is not None:
+            return [labourer for labourer in labourers if str(labourer.id) == named]
+        if len(labourers) == 1:
+            return labourers
+        for labourer in labourers:
+            if self.capacity(labourer) > 0:
+                self.kicker.kick(str(labourer.id), debounce=False)
+        return []
+
+    def _kick_session(self, labourer: Labourer) -> int:
+        """Dispatch the Labourer until its queue is empty or the session's budget is spent (see
+        :class:`~sosw._kick_session.KickSession`); a session that ran out of time with tasks queued kicks a fresh
+        one."""
+        budget = self.settings.kick_session_seconds
+        context = self.lambda_context
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            budget = min(budget, context.get_remaining_time_in_millis() / 1000 - 10)
+        if budget <= 0:
+            return self.invoke_for_labourer(labourer)
+        session = KickSession(self, labourer, budget)
+        invoked = session.run()
+        if session.queue_left and invoked:
+            self.kicker.kick(str(labourer.id), debounce=False)
+        return invoked
+
+    def capacity(self, labourer: Labourer) -> int:
+        """Tasks of the Labourer that may run at once now: its limit times the coefficient of its health."""
+        try:
+            health = labourer.get_attr("health")
+        except AttributeError:
+            health = self.task_client.ecology_client.get_labourer_status(labourer=labourer)
+        coefficient = self.settings.invocation_number_coefficient.get(int(health), 0)
+        limit = labourer.max_simultaneous_invocations
+        if limit is None:
+            limit = self.settings.max_simultaneous_invocations
+        return int(math.floor(limit * coefficient))
+
+    def _lambda_client(self) -> Any:
+        lambda_client = self.task_client.lambda_client if self.task_client is not None else None
+        if lambda_client is None:
+            self.register_clients(["lambda"])
+            return self.lambda_client
+        return lambda_client
 
     def _normalize_config(self, layer: Dict[str, Any]) -> Dict[str, Any]:
         # JSON rows give the health statuses as "4", Python configs as 4: one key each, so that a layer overrides
@@ -190,15 +261,7 @@ class Orchestrator(Essential):
         The health is the one registered for this run; a Labourer that was not registered (built by hand, as tests
         do) gets it from the EcologyManager.
         """
-        try:
-            health = labourer.get_attr("health")
-        except AttributeError:
-            health = self.task_client.ecology_client.get_labourer_status(labourer=labourer)
-        coefficient = self.settings.invocation_number_coefficient.get(int(health), 0)
-        limit = labourer.max_simultaneous_invocations
-        if limit is None:
-            limit = self.settings.max_simultaneous_invocations
-        desired = int(math.floor(limit * coefficient))
+        desired = self.capacity(labourer)
         if desired <= 0:
             return 0
         running = self.task_client.ecology_client.count_running_tasks_for_labourer(labourer)

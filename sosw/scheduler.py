@@ -34,6 +34,11 @@ owner (siblings): the retry takes the queue over from S3 and writes the first ba
 ``skip_existing``, so rows written but not yet checkpointed are neither lost nor written twice. A single-batch job has
 no S3 file; when it runs in Lambda its one batch is written with ``skip_existing`` for the same reason.
 
+**Kicks.** Once an invocation has created tasks, the Scheduler kicks the Orchestrator for their Labourer (an
+asynchronous invocation, see :mod:`sosw.components.kick`), so the first tasks start within seconds rather than at
+the Orchestrator's next minute. ``kick_orchestrator: false`` turns it off. A kick that fails is logged and counted
+(``kick_failures``); the job stands.
+
 **Limits of the S3 lock.** Taking a queue file is a conditional ``PutObject`` (``If-None-Match: *``) of the locked key,
 so of two Schedulers given the same file only one gets it; the other returns ``{'status': 'locked'}``. A lock is taken
 over without condition by a retry of its owner or once it is older than ``queue_lock_timeout`` seconds (default 900,
@@ -61,6 +66,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import sosw.app
 from sosw import constants
+from sosw.components.kick import Kicker, kicker_for
 from sosw.components.metrics import QUEUED, emit_counts
 from sosw.essential import Essential
 from sosw.exceptions import InvalidJob  # noqa: F401 - users import it from here, as from the original module
@@ -135,6 +141,9 @@ class Scheduler(Essential):
         #: The config, parsed: see :class:`~sosw.scheduling.settings.SchedulerSettings`.
         self.settings = SchedulerSettings.from_config(
             self.config, f"{function_name}_config" if function_name else DEFAULT_CONFIG_NAME)
+        #: Kicks the Orchestrator once a job's tasks are created (config ``kick_orchestrator``,
+        #: ``sosw_orchestrator_lambda``, ``kick_debounce_seconds``): see :mod:`sosw.components.kick`.
+        self.kicker: Kicker = kicker_for(self, self.settings.config_name)
         #: Singular names of the attributes the job schema in use chunks, outermost first (set by
         #: :meth:`initialize_from_job_schema`; assign a list of names to chunk by others).
         self.chunkable_attrs: List[str] = []
@@ -169,6 +178,9 @@ class Scheduler(Essential):
             self.set_queue_file(f"{self._run.owner}.jsonl")
             self.parse_job_to_file(job)
         result = self.process_file()
+        if result.get("tasks_created"):
+            # The tasks start within seconds instead of at the Orchestrator's next minute (sosw.components.kick).
+            self.kicker.kick(self._run.labourer_id, debounce=False)
         emit_counts(self.config, {self._run.labourer_id: {QUEUED: result["tasks_created"]}}, self.settings.config_name)
         super().__call__(event, reset_result=reset_result)
         return result

@@ -16,6 +16,7 @@ from boto3.dynamodb.conditions import Attr
 
 from sosw._settings import CUSTOM_CONFIG_NAME, config_row_name, parse_mapping, parse_text
 from sosw.components.helpers import recursive_update
+from sosw.components.kick import Kicker, kicker_for
 from sosw.essential import Essential
 from sosw.exceptions import ConditionCheckFailed, InvalidEvent, InvalidTask, TaskNotFound
 from sosw.managers.task import MAX_PAYLOAD_BYTES
@@ -93,6 +94,10 @@ class WorkerAssistant(Essential):
     warning and counted in ``stats['truncated_result']`` (``truncated_stats``). Keep large results in S3 and report
     their key.
 
+    A completion frees a slot of its Labourer: the WorkerAssistant then kicks the Orchestrator (an asynchronous
+    invocation, debounced: see :mod:`sosw.components.kick`), so that the next queued task starts within a second or
+    so. A kick that fails is logged and counted (``kick_failures``); the report stands.
+
     The WorkerAssistant emits no CloudWatch metrics: a report names its task, not the task's Labourer, and reading
     the task to learn it would cost a call per report.
 
@@ -114,6 +119,9 @@ class WorkerAssistant(Essential):
     task_client: Any = None
     #: The config, parsed: see :class:`WorkerAssistantSettings`.
     settings: WorkerAssistantSettings
+    #: Kicks the Orchestrator after a completion (config ``kick_orchestrator``, ``sosw_orchestrator_lambda``,
+    #: ``kick_debounce_seconds``): see :mod:`sosw.components.kick`.
+    kicker: Kicker
 
     def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
         """Assemble ``self.config`` as every Essential does and parse it into :attr:`settings`, then apply a
@@ -125,6 +133,7 @@ class WorkerAssistant(Essential):
         """
         super().init_config(custom_config=custom_config)
         self.settings = WorkerAssistantSettings.from_config(self.config, config_row_name())
+        self.kicker = kicker_for(self, config_row_name())
         if self.settings.dynamo_db_config:
             self.config["task_config"] = recursive_update(self.config.get("task_config") or {},
                                                           {"dynamo_db_config": dict(self.settings.dynamo_db_config)})
@@ -206,6 +215,10 @@ class WorkerAssistant(Essential):
                            task_id)
             return "not_found"
         self.stats[f"tasks_{status}"] += 1
+        if status == "completed":
+            # The task's slot is free: the Orchestrator may start the next task now rather than at its next minute.
+            # The completion does not read the task, so the kick names no Labourer (see sosw.components.kick).
+            self.kicker.kick()
         return status
 
     def _fit_report(self, task_id: str, stats: Optional[Dict],

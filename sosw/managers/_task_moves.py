@@ -107,16 +107,19 @@ class TaskMoves:
         task[self.fields.greenfield] = greenfield
 
     def invoke_many(self, labourer: Labourer, tasks: List[Dict[str, Any]], now: int, lambda_client: Any,
-                    count_running: Callable[[Labourer], int]) -> List[str]:
+                    count_running: Callable[[Labourer], int], room: Optional[int] = None) -> List[str]:
         """Mark queued tasks invoked (transactions with their events) within the Labourer's limit, invoke the Worker
         for each, and put back the tasks whose invocation Lambda refused. ``count_running`` counts a Labourer's
-        running tasks (see :meth:`mark_within_limit`)."""
+        running tasks (see :meth:`mark_within_limit`). ``room``: the caller holds the Labourer's dispatch lease
+        and counted the running tasks under it (a kicked Orchestrator's session): at most ``room`` are marked,
+        with no lease nor count of their own."""
         f = self.fields
         greenfield = now + self.settings.greenfield_invocation_delta
         by_id = {task[f.task_id]: task for task in tasks}
         moves = [rules.invoke_move(f, task, str(labourer.id), labourer.get_attr("start"), greenfield)
                  for task in by_id.values()]
-        marked = self.mark_within_limit(labourer, moves, now, count_running)
+        marked = self.mark_within_limit(labourer, moves, now, count_running) if room is None else \
+            self._store.apply(moves[:max(room, 0)])
         # Each payload names its attempt, for the Worker's start guard (_claims.py).
         payloads = [rules.invocation_payload(f, by_id[task_id], claims.attempt_fields(
             f, by_id[task_id], greenfield, self.settings.tasks_table)) for task_id in marked]

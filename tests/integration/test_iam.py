@@ -360,7 +360,7 @@ def recorded(sosw_tables, monkeypatch, scaffold) -> Recorder:
     with LocalLambdaService() as service:
         # Every function invoked is registered (and records its invocations only), so the service never looks one
         # up in moto with a client of its own, whose calls would be taken for the running function's.
-        for name in (WORKER, SCAFFOLDED, "sosw_scheduler", "sosw_worker_assistant"):
+        for name in (WORKER, SCAFFOLDED, "sosw_scheduler", "sosw_worker_assistant", "sosw_orchestrator"):
             service.register(name, lambda event, ctx: None)
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", service.endpoint)
         _life_of_tasks(run, service, scaffold)
@@ -386,11 +386,18 @@ def _life_of_tasks(run: Run, service: LocalLambdaService, scaffold: Path) -> Non
     invoked = run("sosw_orchestrator", load_event("scheduled_event.json"))
     assert invoked == {WORKER: 5, SCAFFOLDED: 2}, invoked
     done, failed, dead, retried, running = [p["task_id"] for p in _invocations(service, WORKER)]
+    # The Scheduler kicked the Orchestrator for each job; a kicked run dispatches the Labourer it names in a session
+    # under the Labourer's dispatch lease (all its slots are taken: it counts, waits out its budget, gives the lease
+    # back).
+    kicks = _invocations(service, "sosw_orchestrator")
+    assert {"source": "sosw.kick", "labourer_id": WORKER} in kicks, kicks
+    assert run("sosw_orchestrator", {"source": "sosw.kick", "labourer_id": WORKER}, remaining_ms=11_000) == {WORKER: 0}
 
     # Reports of the Workers, a failure for a task still queued, a completion for another one, and the Workers
     # themselves.
     report = load_event("worker_assistant_mark_completed.json")
     assert run("sosw_worker_assistant", {**report, "task_id": done})["status"] == "completed"
+    assert {"source": "sosw.kick"} in _invocations(service, "sosw_orchestrator"), "a completion kicks"
     assert run("sosw_worker_assistant", {**report, "task_id": done})["status"] == "already_completed"
     for task_id in (failed, dead, retried):
         assert run("sosw_worker_assistant", {**report, "action": "mark_task_as_failed", "task_id": task_id})[

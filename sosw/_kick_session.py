@@ -1,0 +1,167 @@
+"""
+The kicked Orchestrator's dispatch session: for one Labourer, start queued tasks as slots free, until its queue is
+empty or its time budget is spent.
+
+A session holds the Labourer's dispatch lease (the item that ``TaskManager.invoke_tasks`` takes for each dispatch,
+see ``_greenfield.py``) from start to end: taken with one conditional UpdateItem, so a kick that finds it held ends at
+once (any number of kicks give one session per Labourer), and every other Orchestrator leaves the Labourer to the
+session while it lasts. The limit holds as for any dispatch: only the lease holder counts and marks. Then it loops:
+count the running tasks (one Query); if slots are free, read that many queued tasks (one Query) and invoke them
+(``TaskManager.invoke_tasks`` with ``room``: no lease nor count of its own); else wait. The wait learns how long the
+Labourer's tasks take to free a slot: the first count after a dispatch comes just before slots are due, then the
+next ones close together.
+
+A session that spent its budget with tasks still queued hands over to a fresh one by kicking the Orchestrator again
+(its function name from ``sosw_orchestrator_lambda``); one that dispatched nothing during its budget does not (its
+Labourer's tasks run long: the WorkerAssistant's kicks and the minute schedule take over).
+
+.. code-block:: python
+
+    session = KickSession(orchestrator, labourer, budget=40.0)
+    session.run()  # tasks invoked
+"""
+
+import logging
+import time
+import uuid
+from typing import Any, Callable, Optional
+
+from boto3.dynamodb.conditions import Attr
+
+from sosw.exceptions import ConditionCheckFailed, TransactionCancelled
+from sosw.labourer import Labourer
+from sosw.managers._greenfield import LEASE_EXPIRES_AT, LEASE_OWNER, LEASE_PREFIX
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["KickSession"]
+#: Shortest and longest wait between two counts of the running tasks, seconds.
+MIN_WAIT, MAX_WAIT = 0.03, 5.0
+
+
+class KickSession:
+    """One dispatch session of one Labourer.
+
+    :param orchestrator: The Orchestrator (its ``task_client``, ``stats`` and capacity rules).
+    :param labourer: The Labourer, registered for this run.
+    :param budget: Seconds the session may last.
+    :param clock: Monotonic seconds.
+    :param sleep: Waits.
+    """
+
+    def __init__(self, orchestrator: Any, labourer: Labourer, budget: float,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.orchestrator = orchestrator
+        self.task_client = orchestrator.task_client
+        self.labourer = labourer
+        self.budget = budget
+        self._clock = clock
+        self._sleep = sleep
+        self._owner = uuid.uuid4().hex
+        self._key = {self.task_client.fields.task_id: f"{LEASE_PREFIX}{labourer.id}"}
+        #: Seconds from a dispatch until a slot was seen free, learnt as the session goes.
+        self.free_after: Optional[float] = None
+        #: Whether tasks were still queued when the session ended.
+        self.queue_left = False
+
+    def run(self) -> int:
+        """Claim the session and dispatch until the queue is empty or the budget spent.
+
+        :return: Tasks invoked; 0 when another session of the Labourer is live.
+        """
+        stats = self.orchestrator.stats
+        if not self._claim():
+            stats["kick_sessions_busy"] += 1
+            return 0
+        stats["kick_sessions"] += 1
+        invoked = 0
+        try:
+            invoked = self._dispatch()
+        finally:
+            self._release()
+        stats["kick_session_invoked"] += invoked
+        return invoked
+
+    def _dispatch(self) -> int:
+        started = self._clock()
+        deadline = started + self.budget
+        capacity = self.orchestrator.capacity(self.labourer)
+        invoked, dispatched_at, last_empty, previous_room = 0, started, started, -1
+        waits = 0  # counts since the last dispatch
+        while capacity > 0 and self._clock() < deadline:
+            running = int(self.task_client.get_count_of_running_tasks_for_labourer(self.labourer))
+            self.orchestrator.stats["kick_session_counts"] += 1
+            now = self._clock()
+            room = capacity - running
+            # Slots free in waves as tasks started together end together: dispatch once the wave is over (the room
+            # stopped growing, or is half the capacity), so that each dispatch starts several tasks.
+            if room > 0 and (2 * room >= capacity or room == previous_room or invoked == 0):
+                tasks = self.task_client.get_next_for_labourer(self.labourer, cnt=room + 1)
+                if not tasks:
+                    return invoked
+                if invoked:
+                    # The wave's end lies between the last count that found no room and this one.
+                    seen = ((last_empty if last_empty > dispatched_at else dispatched_at) + now) / 2 - dispatched_at
+                    self.free_after = seen if self.free_after is None else 0.5 * (self.free_after + seen)
+                done = self.task_client.invoke_tasks(self.labourer, tasks[:room], room=room)
+                invoked += len(done)
+                self.task_client.ecology_client.add_running_tasks_for_labourer(self.labourer, count=len(done))
+                dispatched_at, waits, previous_room = self._clock(), 0, -1
+                if len(tasks) <= room:
+                    return invoked  # the queue is empty
+                self.queue_left = True
+            else:
+                if room <= 0:
+                    last_empty = now
+                previous_room = room
+            wait = self._next_wait(waits, self._clock() - dispatched_at)
+            if self._clock() + wait >= deadline:
+                return invoked
+            self._sleep(wait)
+            waits += 1
+        return invoked
+
+    def _next_wait(self, waits: int, since_dispatch: float) -> float:
+        """The first wait after a dispatch lasts until just before slots are due; the next ones are short, then
+        grow once the slots are later than twice what was learnt (tasks that run longer than before)."""
+        if self.free_after is None:  # nothing learnt yet: often for two seconds, then less and less often
+            wait = 0.1 if since_dispatch < 2 else since_dispatch / 4
+        elif waits == 0:
+            wait = 0.9 * self.free_after - since_dispatch
+        elif since_dispatch < 2 * self.free_after:
+            wait = MIN_WAIT
+        else:
+            wait = since_dispatch / 4
+        return min(max(wait, MIN_WAIT), MAX_WAIT)
+
+    def _claim(self) -> bool:
+        """Take the Labourer's dispatch lease (the item ``TaskManager.invoke_tasks`` takes for each dispatch) for
+        the session: one conditional UpdateItem."""
+        now = int(time.time())
+        seconds = min(int(self.budget) + 5, int(self.task_client.settings.dispatch_lease_seconds))
+        try:
+            self.task_client.dynamo_db_client.update(
+                self._key, attributes_to_update={LEASE_OWNER: self._owner, LEASE_EXPIRES_AT: now + seconds},
+                table_name=self.task_client.settings.tasks_table,
+                condition_expression=Attr(self._field()).not_exists() | Attr(LEASE_EXPIRES_AT).lt(now))
+        except ConditionCheckFailed:
+            return False
+        return True
+
+    def _release(self) -> None:
+        """Give the lease back, if the session still holds it: a conditional delete (a transaction of one action,
+        as ``TaskManager.invoke_tasks`` gives it back), so that no lease item stays in the tasks table."""
+        client = self.task_client.dynamo_db_client
+        try:
+            client.transact_write(client.make_delete_transaction_item(
+                self._key, table_name=self.task_client.settings.tasks_table,
+                condition_expression=Attr(LEASE_OWNER).eq(self._owner)))
+        except TransactionCancelled:
+            logger.warning("the dispatch lease of %s expired during its kick session; another Orchestrator took it",
+                           self.labourer.id)
+        except Exception:  # the lease expires by itself; the dispatch is done
+            self.orchestrator.stats["kick_session_release_failures"] += 1
+            logger.exception("could not give the dispatch lease of %s back; it expires by itself", self.labourer.id)
+
+    def _field(self) -> str:
+        return str(self.task_client.fields.task_id)

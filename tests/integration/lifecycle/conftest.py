@@ -208,3 +208,24 @@ def meta_actions(table: str = META_TABLE) -> Dict[str, List[str]]:
     for item in sorted(scan_all(table), key=lambda i: i["created_at"]):
         events.setdefault(item["task_id"], []).append(item["action"])
     return events
+
+
+def run_together(calls):
+    """Call every function at once, each in its own thread; their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results, errors = [None] * len(calls), []
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except Exception as err:  # reported below: an exception in a thread would go unnoticed
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    return results

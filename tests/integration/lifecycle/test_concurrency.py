@@ -4,7 +4,6 @@ thread): no task is invoked twice, archived twice or moved to the retry table tw
 """
 
 import json
-import threading
 from collections import Counter
 
 from sosw import constants
@@ -16,30 +15,15 @@ from tests.integration.lifecycle.conftest import (
     SilentWorker,
     by_id,
     meta_actions,
+    run_together,
 )
 
 TASKS, CLOSED, RETRY = constants.TASKS_TABLE, constants.CLOSED_TASKS_TABLE, constants.RETRY_TASKS_TABLE
 
 
-def run_together(essentials):
-    """Call every Essential at once, each in its own thread; their results in order."""
-    barrier = threading.Barrier(len(essentials))
-    results, errors = [None] * len(essentials), []
-
-    def run(index, essential):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = essential({})
-        except Exception as err:  # reported below: an exception in a thread would go unnoticed
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(i, e)) for i, e in enumerate(essentials)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
+def run_essentials_together(essentials):
+    """Call every Essential at once (with an empty event), each in its own thread; their results in order."""
+    return run_together([lambda essential=essential: essential({}) for essential in essentials])
 
 
 def test_two_orchestrators_at_once_never_invoke_a_task_twice(lifecycle):
@@ -51,7 +35,7 @@ def test_two_orchestrators_at_once_never_invoke_a_task_twice(lifecycle):
     invoked_per_run = []
     for _ in range(3):
         env.clock.advance(1)
-        results = run_together(orchestrators)
+        results = run_essentials_together(orchestrators)
         invoked_per_run.append(sum(r["w"] for r in results))
         env.wait()
 
@@ -74,7 +58,7 @@ def test_two_scavengers_at_once_archive_each_completed_task_once(lifecycle):
     assert all("completed_at" in t for t in by_id(TASKS).values())
 
     env.clock.advance(1)
-    results = run_together([env.scavenger(), env.scavenger()])
+    results = run_essentials_together([env.scavenger(), env.scavenger()])
 
     assert sum(r.get("tasks_archived", 0) for r in results) == 30
     assert by_id(TASKS) == {}
@@ -96,7 +80,7 @@ def test_two_scavengers_at_once_move_each_expired_task_once(lifecycle):
     env.wait()
 
     env.clock.advance(EXPIRY + 1)
-    results = run_together([env.scavenger(), env.scavenger()])
+    results = run_essentials_together([env.scavenger(), env.scavenger()])
 
     assert sum(r.get("tasks_moved_to_retry", 0) for r in results) == 20
     assert sum(r.get("tasks_archived_dead", 0) for r in results) == 10
@@ -114,7 +98,7 @@ def test_two_scavengers_at_once_move_each_expired_task_once(lifecycle):
 
     # Both due at once: each task returns to the queue once.
     env.clock.advance(3600)
-    results = run_together([env.scavenger(), env.scavenger()])
+    results = run_essentials_together([env.scavenger(), env.scavenger()])
     assert sum(r.get("tasks_retried", 0) for r in results) == 20
     assert by_id(RETRY) == {}
     tasks = by_id(TASKS)

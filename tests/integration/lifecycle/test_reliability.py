@@ -4,7 +4,6 @@ moves race it (issue 12, item 1); ``max_simultaneous_invocations`` holds however
 (item 3); a run in which a Labourer's work failed raises, naming it, after the other Labourers (item 6).
 """
 
-import threading
 import time
 
 import boto3
@@ -16,31 +15,10 @@ from sosw.managers import _greenfield as rules
 from sosw.managers._failures import LabourersFailed
 from sosw.managers.task import TaskManager
 from tests.integration.conftest import scan_all
-from tests.integration.lifecycle.conftest import EXPIRY, SilentWorker, by_id, meta_actions
+from tests.integration.lifecycle.conftest import EXPIRY, SilentWorker, by_id, meta_actions, run_together
 
 TASKS, CLOSED, RETRY = constants.TASKS_TABLE, constants.CLOSED_TASKS_TABLE, constants.RETRY_TASKS_TABLE
 LEASE = f"{rules.LEASE_PREFIX}w"
-
-
-def run_together(calls):
-    """Call every function at once, each in its own thread; their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results, errors = [None] * len(calls), []
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as err:  # reported below: an exception in a thread would go unnoticed
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
 
 
 def complete(env, task_id, rows=3):

@@ -34,7 +34,7 @@ from sosw.managers._claims import Attempt, ClaimStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Worker", "WorkerSettings"]
+__all__ = ["TRANSIENT_ERRORS", "Worker", "WorkerSettings"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +120,21 @@ def _start_guarded(call: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+#: Error codes of DynamoDB (and botocore error classes) that say "try again later": a claim that meets one is
+#: retried, never skipped. Any other error (``AccessDeniedException``, a missing table) runs the body unguarded.
+TRANSIENT_ERRORS = frozenset({
+    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionConflictException", "LimitExceededException",
+    "EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError", "ReadTimeoutError",
+})
+
+
+def _is_transient(err: Exception, code: str) -> bool:
+    """Whether a failed claim may succeed if tried again: throttled, a 5xx, or the connection failed."""
+    status = getattr(err, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in TRANSIENT_ERRORS or int(status) >= 500
+
+
 class Worker(Processor):
     """Processor for Lambdas orchestrated by sosw. When its ``__call__`` (called via ``super()`` at the end of
     yours) sees a ``task_id`` in the event, it asks the WorkerAssistant Lambda (config
@@ -131,13 +146,20 @@ class Worker(Processor):
     payload (``event['sosw_attempt']``, which also names the tasks table), and before your ``__call__`` runs, the
     Worker claims the task for that attempt with one conditional UpdateItem on the tasks table (config
     ``sosw_tasks_table``, default ``sosw_tasks``, for a payload that names none): the task must still be on that
-    attempt, not completed, not archived nor waiting for a retry, and that attempt not claimed by another run.
-    Otherwise your ``__call__`` does not run, nothing is reported, the call returns None, and the refusal is
+    attempt, not completed, not archived nor waiting for a retry, and that attempt not claimed by another run; and
+    the run must start by the payload's ``start_by`` (the invocation's time plus the Labourer's ``cooldown``): a
+    later run could outlast the task's ``duration + cooldown``, and the task be retried, or its slot given to
+    another task, while it runs (counted in ``stats['start_guard_late']`` too). Otherwise your ``__call__`` does
+    not run, nothing is reported, the call returns None, and the refusal is
     counted in ``stats['start_guard_refusals']`` and logged. An event without
     ``sosw_attempt`` (a direct invocation, sosw 0.7.47's Orchestrator) runs as before. If the claim cannot be
     written (e.g. ``AccessDeniedException``: the role lacks ``dynamodb:UpdateItem`` on the tasks table) the body
     runs unguarded, as without the guard; that is counted in ``stats['start_guard_errors']`` and logged at ERROR
-    once per container and error. ``worker_start_guard: false`` in the config turns the guard off.
+    once per container and error. A claim that fails for a reason that passes (throttled beyond botocore's retries,
+    a 5xx, a broken connection: :data:`TRANSIENT_ERRORS`) does not run the body: the error is raised, so Lambda
+    retries the delivery (which claims again) or, with ``MaximumRetryAttempts: 0``, the task expires and sosw
+    retries it; counted in ``stats['start_guard_transient_errors']`` too. ``worker_start_guard: false`` in the
+    config turns the guard off.
 
     The guard wraps the ``__call__`` of every subclass when the class is created (``__init_subclass__``), because
     your code runs in your ``__call__`` *before* it calls ``super().__call__(event)``: the base class's
@@ -213,12 +235,28 @@ class Worker(Processor):
         except Exception as err:  # the guard protects the run; it must not stop it (e.g. a role not yet updated)
             self.stats["start_guard_errors"] += 1
             code = getattr(err, "response", {}).get("Error", {}).get("Code") or type(err).__name__
+            if _is_transient(err, code):
+                # Running unguarded now could run a stale attempt, or work that another run just completed: the
+                # invocation fails instead, and Lambda's retry (or, without one, the task's own retry) claims again.
+                self.stats["start_guard_transient_errors"] += 1
+                logger.warning("start guard: could not claim task %s for attempt %d (%s); not run, the invocation "
+                               "fails so that it is retried", attempt.task_id, attempt.number, code)
+                raise
             if code not in self._errors_logged:
                 self._errors_logged = self._errors_logged | {code}
                 logger.error("start guard: could not claim task %s for attempt %d (%s: %s); running it unguarded. "
                              "The Worker's role needs dynamodb:UpdateItem on %s; or set worker_start_guard: false",
                              attempt.task_id, attempt.number, code, err, attempt.table or self.claim_store.table)
             return True
+        if claimed and attempt.is_late(time.time()):
+            # Started after the cooldown, the run could outlast the task's expiry: the task would be retried, or its
+            # slot given to another task, while it runs. The attempt stays claimed; the task expires and is retried.
+            self.stats["start_guard_refusals"] += 1
+            self.stats["start_guard_late"] += 1
+            logger.warning("start guard: task %s, attempt %d not run: it started after its start_by (%d), so the "
+                           "task could expire while it runs; it will be retried", attempt.task_id, attempt.number,
+                           attempt.start_by)
+            return False
         if not claimed:
             self.stats["start_guard_refusals"] += 1
             logger.warning("start guard: task %s, attempt %d not run: the task moved on (invoked again, completed, "

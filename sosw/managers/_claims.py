@@ -36,7 +36,8 @@ __all__ = ["ATTEMPT_KEY", "CLAIMED_ATTEMPT", "CLAIMED_AT", "CLAIM_FIELDS", "Atte
            "attempt_fields", "claim_update"]
 
 #: Key of the invocation payload that carries the attempt:
-#: ``{"number": 2, "greenfield": 1790000000, "table": "sosw_tasks"}`` (and ``"fields"`` if any are renamed).
+#: ``{"number": 2, "greenfield": 1790000000, "table": "sosw_tasks", "start_by": 1758442700}`` (and ``"fields"`` if
+#: any are renamed).
 ATTEMPT_KEY = "sosw_attempt"
 #: Attribute of the task: the number of the latest attempt a run claimed.
 CLAIMED_ATTEMPT = "claimed_attempt"
@@ -55,6 +56,10 @@ class Attempt:
     :param greenfield: The ``greenfield`` the invocation wrote on the task.
     :param table: The tasks table; None: the claim store's.
     :param renamed: ``(field, attribute name)`` pairs of the fields of :data:`CLAIM_FIELDS` that are renamed.
+    :param start_by: Epoch seconds after which this attempt must not start: the invocation's time plus the
+        Labourer's ``cooldown``. A run that starts later could outlast the task's ``duration + cooldown``: the task
+        would expire, and be retried or its slot given to another task, while it runs. None: no such limit (a
+        payload of an Orchestrator before this field).
 
     .. code-block:: python
 
@@ -67,6 +72,7 @@ class Attempt:
     greenfield: int
     table: Optional[str] = None
     renamed: Tuple[Tuple[str, str], ...] = ()
+    start_by: Optional[int] = None
 
     @classmethod
     def from_event(cls, event: Any) -> Optional["Attempt"]:
@@ -88,8 +94,14 @@ class Attempt:
             return None
         if not all(isinstance(name, str) and name for name in (*renamed.keys(), *renamed.values())):
             return None
+        start_by = attempt.get("start_by")
         return cls(task_id, number, greenfield, table if isinstance(table, str) and table else None,
-                   tuple(sorted(renamed.items())))
+                   tuple(sorted(renamed.items())),
+                   start_by if isinstance(start_by, int) and not isinstance(start_by, bool) else None)
+
+    def is_late(self, now: float) -> bool:
+        """Whether a run starting at ``now`` (epoch seconds) starts after :attr:`start_by`."""
+        return self.start_by is not None and now > self.start_by
 
     def field_names(self, default: FieldNames) -> FieldNames:
         """The attribute names of the task: those the payload renamed, else ``default``.
@@ -99,7 +111,8 @@ class Attempt:
         return FieldNames.from_config(dict(self.renamed)) if self.renamed else default
 
 
-def attempt_fields(fields: FieldNames, task: Mapping[str, Any], greenfield: int, table: str) -> Dict[str, Any]:
+def attempt_fields(fields: FieldNames, task: Mapping[str, Any], greenfield: int, table: str,
+                   start_by: Optional[int] = None) -> Dict[str, Any]:
     """What the Orchestrator adds to the payload of an invocation of ``task`` (as read before it was marked
     invoked) that wrote ``greenfield``: the attempt, under :data:`ATTEMPT_KEY`.
 
@@ -107,9 +120,12 @@ def attempt_fields(fields: FieldNames, task: Mapping[str, Any], greenfield: int,
     :param task: The task as read from the queue; its ``attempts`` do not count this invocation yet.
     :param greenfield: The greenfield the invocation wrote.
     :param table: The tasks table.
+    :param start_by: Epoch seconds after which the attempt must not start (see :class:`Attempt`); None: no limit.
     """
     attempt: Dict[str, Any] = {"number": int(task.get(fields.attempts) or 0) + 1, "greenfield": int(greenfield),
                                "table": table}
+    if start_by is not None:
+        attempt["start_by"] = int(start_by)
     renamed = {name: fields.get(name) for name in CLAIM_FIELDS if fields.get(name) != name}
     if renamed:
         attempt["fields"] = renamed

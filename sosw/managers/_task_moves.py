@@ -120,9 +120,11 @@ class TaskMoves:
                  for task in by_id.values()]
         marked = self.mark_within_limit(labourer, moves, now, count_running) if room is None else \
             self._store.apply(moves[:max(room, 0)])
-        # Each payload names its attempt, for the Worker's start guard (_claims.py).
+        # Each payload names its attempt, for the Worker's start guard (_claims.py); a run that would start after the
+        # cooldown could outlast the task's expiry, so it does not start.
         payloads = [rules.invocation_payload(f, by_id[task_id], claims.attempt_fields(
-            f, by_id[task_id], greenfield, self.settings.tasks_table)) for task_id in marked]
+            f, by_id[task_id], greenfield, self.settings.tasks_table, start_by=now + labourer.cooldown))
+            for task_id in marked]
         errors = invoke_workers(lambda_client, labourer, payloads, self.settings.invoke_threads)
         invoked = []
         for task_id, error in zip(marked, errors):

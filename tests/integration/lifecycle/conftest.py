@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Type
 
 import pytest
 
+import sosw.worker as worker_module
 from sosw.app import Processor, get_lambda_handler
 from sosw.local.lambda_service import LocalLambdaService
 from sosw.managers import meta_handler
@@ -124,6 +125,8 @@ def clock(monkeypatch):
     fake_time = SimpleNamespace(time=clock.time, sleep=time.sleep, monotonic=time.monotonic,
                                 perf_counter=time.perf_counter)
     monkeypatch.setattr(meta_handler, "time", fake_time)
+    # The Worker's start guard compares the attempt's start_by (the Orchestrator's clock) with its own clock.
+    monkeypatch.setattr(worker_module, "time", fake_time)
     monkeypatch.setattr(MetaHandler, "_last_stamp", Decimal(0))
     return clock
 

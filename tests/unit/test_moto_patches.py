@@ -82,11 +82,11 @@ def put(item_id: str, condition: str = "") -> dict:
     return {"Put": {**request, "ConditionExpression": condition} if condition else request}
 
 
-def test_a_transaction_copies_each_table_once_not_once_per_action(moto, monkeypatch):
+def test_a_transaction_copies_no_table_and_a_failed_one_puts_back_exactly_its_items(moto, monkeypatch):
     ddb = boto3.client("dynamodb")
     ddb.create_table(**TABLE)
 
-    # moto snapshots through its module's `copy`, once per action: what the patch makes once per transaction.
+    # moto snapshots through its module's `copy`: the whole table, once per action.
     recorder = CopyRecorder()
     monkeypatch.setattr(dynamodb_models, "copy", recorder)
     ddb.transact_write_items(TransactItems=[put("a"), put("b"), put("c")])
@@ -96,13 +96,31 @@ def test_a_transaction_copies_each_table_once_not_once_per_action(moto, monkeypa
     recorder = CopyRecorder()
     monkeypatch.setattr(_moto_patches, "copy", recorder)
     ddb.transact_write_items(TransactItems=[put("d"), put("e"), put("f")])
-    assert recorder.tables == 1
+    assert recorder.tables == 0
 
-    # A failed transaction still restores the one snapshot: nothing of it stays.
+    # A failed transaction leaves nothing of itself: a new item goes, a changed one comes back as it was.
+    update = {"Update": {"TableName": "tasks", "Key": {"id": {"S": "b"}}, "UpdateExpression": "SET n = :n",
+                         "ExpressionAttributeValues": {":n": {"N": "1"}}}}
+    delete = {"Delete": {"TableName": "tasks", "Key": {"id": {"S": "c"}}}}
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
-        ddb.transact_write_items(TransactItems=[put("g"), put("a", "attribute_not_exists(id)")])
-    ids = sorted(item["id"]["S"] for item in ddb.scan(TableName="tasks")["Items"])
-    assert ids == ["a", "b", "c", "d", "e", "f"]
+        ddb.transact_write_items(TransactItems=[put("g"), update, delete, put("a", "attribute_not_exists(id)")])
+    items = sorted((item["id"]["S"], "n" in item) for item in ddb.scan(TableName="tasks")["Items"])
+    assert items == [(name, False) for name in "abcdef"]
+
+
+def test_dynamodb_models_are_not_kept_forever(moto, monkeypatch):
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(**TABLE)
+    ddb.put_item(TableName="tasks", Item={"id": {"S": "a"}})
+    assert dynamodb_models.Item.instances_tracked  # moto keeps every Item it ever made
+
+    patch_moto(monkeypatch)
+    dynamodb_models.Item.instances_tracked.clear()
+    for n in range(5):
+        ddb.put_item(TableName="tasks", Item={"id": {"S": f"b{n}"}})
+        ddb.transact_write_items(TransactItems=[put(f"c{n}")])
+    assert dynamodb_models.Item.instances_tracked == []
+    assert ddb.scan(TableName="tasks", Select="COUNT")["Count"] == 11
 
 
 def test_every_dynamodb_request_goes_through_the_serialized_call_action(moto, monkeypatch):

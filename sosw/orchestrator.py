@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import math
 import types
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Set
 
 from sosw import constants
 from sosw._kick_session import KickSession
@@ -134,6 +134,8 @@ class Orchestrator(Essential):
         super().__init__(*args, **kwargs)
         # Running tasks per Labourer as counted for the decision of this run: no query is made for the metrics.
         self._running_counted: Dict[str, int] = {}
+        # Labourers whose EventInvokeConfig was checked by this container (see _warn_of_async_retries).
+        self._retries_checked: Set[str] = set()
 
     def init_config(self, custom_config: Optional[Mapping[str, Any]] = None) -> None:
         """Assemble ``self.config`` as every Essential does, then parse it into :attr:`settings`.
@@ -171,6 +173,7 @@ class Orchestrator(Essential):
             if kicked:
                 labourers = self._kicked_labourers(labourers, kick_labourer(event))
             for labourer in labourers:
+                self._warn_of_async_retries(labourer)
                 try:
                     invoked[labourer.id] = self._kick_session(labourer) if kicked else \
                         self.invoke_for_labourer(labourer)
@@ -189,6 +192,23 @@ class Orchestrator(Essential):
         if failures:
             raise LabourersFailed("Orchestrator", failures)
         return invoked
+
+    def _warn_of_async_retries(self, labourer: Labourer) -> None:
+        """Log once per container a Labourer whose function lets Lambda retry its asynchronous invocations: those
+        retries stack on sosw's own, and a retry of an old attempt can start while a newer one runs (the Worker's
+        start guard keeps it from running the user's code, at the cost of a Lambda run). Counted in
+        ``stats['labourers_with_async_retries']``."""
+        if str(labourer.id) in self._retries_checked or getattr(getattr(self.task_client, "settings", None),
+                                                                 "read_labourer_timeout", True) is False:
+            return
+        self._retries_checked.add(str(labourer.id))
+        ask = getattr(self.task_client.ecology_client, "get_async_retry_attempts", None)  # a user's own may lack it
+        retries = ask(labourer) if callable(ask) else None
+        if isinstance(retries, int) and retries > 0:  # users' tests give a MagicMock as ecology_client
+            self.stats["labourers_with_async_retries"] += 1
+            logger.warning("Labourer %s: Lambda retries its asynchronous invocations %d time(s), on top of sosw's "
+                           "retries; set EventInvokeConfig MaximumRetryAttempts: 0 on its function (the Worker "
+                           "templates do)", labourer.id, retries)
 
     def _kicked_labourers(self, labourers: List[Labourer], named: Optional[str]) -> List[Labourer]:
         """The Labourers a kick dispatches in this run: the one it names; for a kick that names none, the only

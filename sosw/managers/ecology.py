@@ -103,6 +103,7 @@ class EcologyManager(Component):
         self.task_client = task_client
         # A function's timeout is configuration, not state of a run: kept for the life of the container.
         self._timeouts: Dict[str, Optional[int]] = {}
+        self._async_retries: Dict[str, Optional[int]] = {}
 
     def __call__(self, event: Any = None) -> None:
         """Kept from sosw 0.7.47, where the EcologyManager was a Processor: counts the call in
@@ -241,6 +242,29 @@ class EcologyManager(Component):
                 logger.debug("timeout of %s unknown (%s); its duration %s stands", name, err, labourer.duration)
             self._timeouts[name] = timeout
         return self._timeouts[name] or labourer.duration
+
+    def get_async_retry_attempts(self, labourer: Labourer) -> Optional[int]:
+        """How many times Lambda itself retries a failed asynchronous invocation of the Labourer's function
+        (``MaximumRetryAttempts`` of its EventInvokeConfig; 2 when it has none, Lambda's default), asked once per
+        container. Those retries stack on sosw's own: the Worker templates set 0. None: Lambda cannot tell (e.g. the
+        role may not read it).
+        """
+        name = labourer.function_name
+        if name not in self._async_retries:
+            retries: Optional[int] = None
+            try:
+                value = self._lambda().get_function_event_invoke_config(FunctionName=name).get(
+                    "MaximumRetryAttempts", 2)
+                retries = value if isinstance(value, int) and not isinstance(value, bool) else None
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    retries = 2  # no EventInvokeConfig: Lambda's default
+                else:
+                    logger.debug("EventInvokeConfig of %s unknown (%s)", name, err)
+            except (BotoCoreError, AttributeError, TypeError) as err:
+                logger.debug("EventInvokeConfig of %s unknown (%s)", name, err)
+            self._async_retries[name] = retries
+        return self._async_retries[name]
 
     # The task_client is only a pointer back to the TaskManager: its stats are the TaskManager's to report.
     def get_stats(self, recursive: bool = False) -> Dict[str, Any]:

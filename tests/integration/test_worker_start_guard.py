@@ -6,18 +6,14 @@ the tasks table holds."""
 import json
 import logging
 import threading
-import time
 from types import SimpleNamespace
 from typing import Dict, List
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from sosw.app import get_lambda_handler
-from sosw.components.dynamo_db import DynamoDbClient
 from sosw.local.lambda_service import LocalLambdaService
-from sosw.managers._claims import ClaimStore
 from sosw.managers.task import TaskManager
 from sosw.worker import Worker
 from tests.integration.conftest import scan_all
@@ -255,44 +251,3 @@ def test_task_manager_claim_task_claims_an_attempt_once(task_manager, lambdas):
     assert task_manager.claim_task(task_id, attempt["number"], attempt["greenfield"]) is False
     assert task(task_id)["claimed_attempt"] == 1
 
-
-def test_an_attempt_delivered_after_its_start_by_does_not_run(task_manager, lambdas, caplog):
-    task_id = new_task(task_manager)
-    event = invoke(task_manager, lambdas, task_id)
-    event["sosw_attempt"]["start_by"] = int(time.time()) - 1  # delivered after the Labourer's cooldown
-    worker = CountingWorker()
-
-    with caplog.at_level(logging.WARNING, logger="sosw.worker"):
-        assert worker(dict(event)) is None
-
-    assert CountingWorker.runs == [] and reports(lambdas) == []
-    assert worker.stats["start_guard_late"] == 1 and worker.stats["start_guard_refusals"] == 1
-    # The attempt stays claimed, so a later delivery of it does not run either; the task expires and is retried.
-    assert task(task_id)["claimed_attempt"] == 1
-    assert any("start_by" in r.getMessage() for r in caplog.records)
-
-
-def test_a_throttled_claim_fails_the_invocation_and_a_redelivery_runs_once(task_manager, lambdas):
-    task_id = new_task(task_manager)
-    event = invoke(task_manager, lambdas, task_id)
-    dynamo = boto3.client("dynamodb")
-    throttled = {"on": True}
-
-    def throttle(model, **kwargs):  # DynamoDB's answer once botocore's own retries are spent
-        if throttled["on"]:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-                               "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
-
-    dynamo.meta.events.register("before-call.dynamodb.UpdateItem", throttle)
-    store = ClaimStore(lambda: DynamoDbClient({"table_name": "sosw_tasks"}, dynamo_client=dynamo), "sosw_tasks")
-    worker = CountingWorker(claim_store=store)
-
-    with pytest.raises(ClientError, match="ThrottlingException"):
-        worker(dict(event))
-    assert CountingWorker.runs == [] and "claimed_attempt" not in task(task_id)
-    assert worker.stats["start_guard_transient_errors"] == 1
-
-    throttled["on"] = False  # Lambda delivers the event again
-    worker(dict(event))
-    worker(dict(event))
-    assert CountingWorker.runs == [task_id]

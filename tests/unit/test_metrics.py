@@ -226,7 +226,7 @@ def clock(monkeypatch):
 
 def test_the_orchestrator_prints_invoked_and_running_from_the_calls_it_makes_anyway(capsys, clock):
     ecology = Recorder(count_running_tasks_for_labourer=lambda labourer: {"busy": 2, "idle": 0}[labourer.id],
-                       add_running_tasks_for_labourer=None)
+                       add_running_tasks_for_labourer=None, get_async_retry_attempts=0)
     task_client = Recorder(
         register_labourers=[registered("busy", limit=5), registered("idle"), registered("sick", health=0)],
         get_next_for_labourer=lambda labourer, cnt: [{"task_id": f"{labourer.id}{i}"} for i in range(min(cnt, 4))],
@@ -242,7 +242,9 @@ def test_the_orchestrator_prints_invoked_and_running_from_the_calls_it_makes_any
                                emf("sick", Invoked=0)]
     assert task_client.calls == ["register_labourers", "get_next_for_labourer", "invoke_tasks",
                                  "get_next_for_labourer", "invoke_tasks"]
-    assert ecology.calls == ["count_running_tasks_for_labourer", "add_running_tasks_for_labourer"] * 2
+    checked = "get_async_retry_attempts"  # once per Labourer and container
+    assert ecology.calls == [checked, "count_running_tasks_for_labourer", "add_running_tasks_for_labourer"] * 2 \
+        + [checked]
 
 
 def test_the_orchestrator_prints_no_line_for_a_labourer_whose_run_failed(capsys, clock):
@@ -253,7 +255,8 @@ def test_the_orchestrator_prints_no_line_for_a_labourer_whose_run_failed(capsys,
 
     task_client = Recorder(register_labourers=[registered("down"), registered("up", limit=1)],
                            get_next_for_labourer=lambda labourer, cnt: [{"task_id": "t"}], invoke_tasks=invoke)
-    task_client.ecology_client = Recorder(count_running_tasks_for_labourer=0, add_running_tasks_for_labourer=None)
+    task_client.ecology_client = Recorder(count_running_tasks_for_labourer=0, add_running_tasks_for_labourer=None,
+                                          get_async_retry_attempts=0)
     orchestrator = offline(Orchestrator)()
     orchestrator.task_client = task_client
 
@@ -269,7 +272,8 @@ def test_metrics_false_in_the_orchestrators_row_turns_its_lines_off(capsys, func
     orchestrator = offline(Orchestrator, rows={"sosw_orchestrator_config": {"metrics": False}})()
     task_client = Recorder(register_labourers=[registered("w")], get_next_for_labourer=[],
                            invoke_tasks=lambda labourer, tasks: [])
-    task_client.ecology_client = Recorder(count_running_tasks_for_labourer=0, add_running_tasks_for_labourer=None)
+    task_client.ecology_client = Recorder(count_running_tasks_for_labourer=0, add_running_tasks_for_labourer=None,
+                                          get_async_retry_attempts=0)
     orchestrator.task_client = task_client
 
     orchestrator({})

@@ -363,3 +363,22 @@ def test_a_scavenger_run_with_a_failed_labourer_raises_after_the_others(lifecycl
 
 def test_task_manager_default_config_names_the_lease():
     assert TaskManager.DEFAULT_CONFIG["dispatch_lease_seconds"] == 60
+
+
+# Lambda's own retries -------------------------------------------------------------------------------------------------
+
+
+def test_the_orchestrator_logs_once_a_labourer_whose_lambda_retries_async_invocations(lifecycle, caplog):
+    env = lifecycle({"w": {"max_simultaneous_invocations": 5}, "quiet": {"max_simultaneous_invocations": 5}},
+                    workers={"w": SilentWorker, "quiet": SilentWorker}, read_labourer_timeout=True)
+    boto3.client("lambda").put_function_event_invoke_config(FunctionName="quiet", MaximumRetryAttempts=0)
+    orchestrator = env.orchestrator()
+
+    with caplog.at_level("WARNING", logger="sosw.orchestrator"):
+        orchestrator({})
+        orchestrator({})  # a warm container: not asked again
+
+    warnings = [r.getMessage() for r in caplog.records if "retries its asynchronous invocations" in r.getMessage()]
+    assert warnings == ["Labourer w: Lambda retries its asynchronous invocations 2 time(s), on top of sosw's retries; "
+                        "set EventInvokeConfig MaximumRetryAttempts: 0 on its function (the Worker templates do)"]
+    assert orchestrator.stats["labourers_with_async_retries"] == 1

@@ -6,10 +6,12 @@ A session holds the Labourer's dispatch lease (the item that ``TaskManager.invok
 see ``_greenfield.py``) from start to end: taken with one conditional UpdateItem, so a kick that finds it held ends at
 once (any number of kicks give one session per Labourer), and every other Orchestrator leaves the Labourer to the
 session while it lasts. The limit holds as for any dispatch: only the lease holder counts and marks. Then it loops:
-count the running tasks (one Query); if slots are free, read that many queued tasks (one Query) and invoke them
-(``TaskManager.invoke_tasks`` with ``room``: no lease nor count of its own); else wait. The wait learns how long the
-Labourer's tasks take to free a slot: the first count after a dispatch comes just before slots are due, then the
-next ones close together.
+count the running tasks (one Query); if the last dispatch's slots are free again, read that many queued tasks (one
+Query) and invoke them (``TaskManager.invoke_tasks`` with ``room``: no lease nor count of its own); else wait. Tasks
+dispatched together end about together: a *wave*. The session learns how long a wave lasts and times the first
+count after a dispatch at the wave's expected end, then counts every few hundredths of a second until it is over (or
+the free room stops growing); a first count that finds the wave over makes the next one a little earlier. So a wave
+costs about two counts, whatever its size.
 
 A session that spent its budget with tasks still queued hands over to a fresh one by kicking the Orchestrator again
 (its function name from ``sosw_orchestrator_lambda``); one that dispatched nothing during its budget does not (its
@@ -59,7 +61,8 @@ class KickSession:
         self._sleep = sleep
         self._owner = uuid.uuid4().hex
         self._key = {self.task_client.fields.task_id: f"{LEASE_PREFIX}{labourer.id}"}
-        #: Seconds from a dispatch until a slot was seen free, learnt as the session goes.
+        #: Seconds from a dispatch until its tasks' slots are free again (the wave is over), learnt as the session
+        #: goes.
         self.free_after: Optional[float] = None
         #: Whether tasks were still queued when the session ended.
         self.queue_left = False
@@ -86,50 +89,60 @@ class KickSession:
         started = self._clock()
         deadline = started + self.budget
         capacity = self.orchestrator.capacity(self.labourer)
-        invoked, dispatched_at, last_empty, previous_room = 0, started, started, -1
-        waits = 0  # counts since the last dispatch
+        invoked, dispatched_at, last_short, previous_room = 0, started, started, -1
+        wave = 0  # tasks of the last dispatch: their slots free together, as they started together
+        counts = 0  # counts since the last dispatch
         while capacity > 0 and self._clock() < deadline:
             running = int(self.task_client.get_count_of_running_tasks_for_labourer(self.labourer))
             self.orchestrator.stats["kick_session_counts"] += 1
+            counts += 1
             now = self._clock()
             room = capacity - running
-            # Slots free in waves as tasks started together end together: dispatch once the wave is over (the room
-            # stopped growing, or is half the capacity), so that each dispatch starts several tasks.
-            if room > 0 and (2 * room >= capacity or room == previous_room or invoked == 0):
+            # Dispatch once the last wave is over (its slots are free again), or once the room stopped growing (the
+            # rest of the wave runs long), so that each dispatch starts many tasks for its query and transaction.
+            if room > 0 and (room >= wave or room == previous_room):
+                if invoked and room >= wave:
+                    self._learn(counts, (last_short if last_short > dispatched_at else dispatched_at), now,
+                                dispatched_at)
                 tasks = self.task_client.get_next_for_labourer(self.labourer, cnt=room + 1)
                 if not tasks:
                     return invoked
-                if invoked:
-                    # The wave's end lies between the last count that found no room and this one.
-                    seen = ((last_empty if last_empty > dispatched_at else dispatched_at) + now) / 2 - dispatched_at
-                    self.free_after = seen if self.free_after is None else 0.5 * (self.free_after + seen)
                 done = self.task_client.invoke_tasks(self.labourer, tasks[:room], room=room)
                 invoked += len(done)
                 self.task_client.ecology_client.add_running_tasks_for_labourer(self.labourer, count=len(done))
-                dispatched_at, waits, previous_room = self._clock(), 0, -1
+                dispatched_at, counts, previous_room, wave = self._clock(), 0, -1, len(done)
                 if len(tasks) <= room:
                     return invoked  # the queue is empty
                 self.queue_left = True
             else:
-                if room <= 0:
-                    last_empty = now
-                previous_room = room
-            wait = self._next_wait(waits, self._clock() - dispatched_at)
+                last_short, previous_room = now, room
+            wait = self._next_wait(counts, self._clock() - dispatched_at)
             if self._clock() + wait >= deadline:
                 return invoked
             self._sleep(wait)
-            waits += 1
         return invoked
 
-    def _next_wait(self, waits: int, since_dispatch: float) -> float:
-        """The first wait after a dispatch lasts until just before slots are due; the next ones are short, then
-        grow once the slots are later than twice what was learnt (tasks that run longer than before)."""
-        if self.free_after is None:  # nothing learnt yet: often for two seconds, then less and less often
+    def _learn(self, counts: int, last_short: float, now: float, dispatched_at: float) -> None:
+        """Learn how long a wave lasts from the count that found it over. Found over at the first count (the one
+        timed at the wave's expected end): the wave may be shorter, so the next first count comes a little earlier;
+        found over later: it ended between the last count that found it running and this one."""
+        if self.free_after is None:
+            self.free_after = (last_short + now) / 2 - dispatched_at
+        elif counts == 1:
+            self.free_after *= 0.97
+        else:
+            self.free_after = 0.5 * (self.free_after + (last_short + now) / 2 - dispatched_at)
+
+    def _next_wait(self, counts: int, since_dispatch: float) -> float:
+        """The wait before the next count: the first after a dispatch lasts until the wave is expected to be over;
+        the next ones are short, and grow once the wave runs past twice what was learnt (tasks that run longer
+        than before). Nothing learnt yet: often for two seconds, then less and less often."""
+        if self.free_after is None:
             wait = 0.1 if since_dispatch < 2 else since_dispatch / 4
-        elif waits == 0:
-            wait = 0.9 * self.free_after - since_dispatch
+        elif counts == 0:
+            wait = self.free_after - since_dispatch
         elif since_dispatch < 2 * self.free_after:
-            wait = MIN_WAIT
+            wait = max(MIN_WAIT, self.free_after / 25)
         else:
             wait = since_dispatch / 4
         return min(max(wait, MIN_WAIT), MAX_WAIT)

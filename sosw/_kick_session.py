@@ -66,6 +66,9 @@ class KickSession:
         self.free_after: Optional[float] = None
         #: Whether tasks were still queued when the session ended.
         self.queue_left = False
+        #: Epoch seconds the lease is ours until, and its length; None before the claim.
+        self._lease_until: Optional[int] = None
+        self._lease_seconds = 0
 
     def run(self) -> int:
         """Claim the session and dispatch until the queue is empty or the budget spent.
@@ -101,14 +104,19 @@ class KickSession:
             # Dispatch once the last wave is over (its slots are free again), or once the room stopped growing (the
             # rest of the wave runs long), so that each dispatch starts many tasks for its query and transaction.
             if room > 0 and (room >= wave or room == previous_room):
+                if not self._keep_lease():
+                    return invoked
                 if invoked and room >= wave:
                     self._learn(counts, (last_short if last_short > dispatched_at else dispatched_at), now,
                                 dispatched_at)
                 tasks = self.task_client.get_next_for_labourer(self.labourer, cnt=room + 1)
                 if not tasks:
                     return invoked
-                done = self.task_client.invoke_tasks(self.labourer, tasks[:room], room=room)
+                lost_before = self.task_client.stats.get("guard_failures", 0)
+                done = self.task_client.invoke_tasks(self.labourer, tasks[:room], room=room, lease_owner=self._owner)
                 invoked += len(done)
+                if self.task_client.stats.get("guard_failures", 0) > lost_before:
+                    return invoked  # the lease was taken over: its new holder dispatches the Labourer
                 self.task_client.ecology_client.add_running_tasks_for_labourer(self.labourer, count=len(done))
                 dispatched_at, counts, previous_room, wave = self._clock(), 0, -1, len(done)
                 if len(tasks) <= room:
@@ -159,6 +167,30 @@ class KickSession:
                 condition_expression=Attr(self._field()).not_exists() | Attr(LEASE_EXPIRES_AT).lt(now))
         except ConditionCheckFailed:
             return False
+        self._lease_until, self._lease_seconds = now + seconds, seconds
+        return True
+
+    def _keep_lease(self) -> bool:
+        """Before a dispatch: extend the lease if a third of it or less is left (a session may outlast
+        ``dispatch_lease_seconds``), with one conditional UpdateItem. False: it was taken over; the session ends.
+        Each dispatch also checks it in its transactions (``TaskManager.invoke_tasks`` with ``lease_owner``)."""
+        if self._lease_until is None:
+            return True
+        now = int(time.time())
+        if self._lease_until - now > max(self._lease_seconds / 3, 2):
+            return True
+        try:
+            self.task_client.dynamo_db_client.update(
+                self._key, attributes_to_update={LEASE_EXPIRES_AT: now + self._lease_seconds},
+                table_name=self.task_client.settings.tasks_table,
+                condition_expression=Attr(LEASE_OWNER).eq(self._owner))
+        except ConditionCheckFailed:
+            self.orchestrator.stats["kick_session_lease_lost"] += 1
+            logger.warning("the dispatch lease of %s was taken over during its kick session; the session ends",
+                           self.labourer.id)
+            return False
+        self.orchestrator.stats["kick_session_lease_renewals"] += 1
+        self._lease_until = now + self._lease_seconds
         return True
 
     def _release(self) -> None:

@@ -120,9 +120,11 @@ def pack(units: Sequence[Any], count: Callable[[Any], int], size: Callable[[Any]
     return requests
 
 
-def transaction_batches(groups: Sequence[ActionGroup]) -> List[List[ActionGroup]]:
+def transaction_batches(groups: Sequence[ActionGroup], reserved: Sequence[Mapping[str, Any]] = ()
+                        ) -> List[List[ActionGroup]]:
     """Groups of actions cut in order into transactions within DynamoDB's limits (100 actions, 4 MB), a group
-    never split, so that what must be atomic stays in one transaction.
+    never split, so that what must be atomic stays in one transaction. ``reserved``: actions the caller adds to
+    every transaction (e.g. a ConditionCheck), left room for.
 
     .. code-block:: python
 
@@ -136,7 +138,8 @@ def transaction_batches(groups: Sequence[ActionGroup]) -> List[List[ActionGroup]
     for group_label, actions in groups:
         check_item_sizes(_puts_of_actions(actions), _named_by(group_label))
     return pack(groups, lambda group: len(group[1]), lambda group: sum(action_size(a) for a in group[1]),
-                constants.TRANSACT_WRITE_LIMIT, TRANSACTION_BYTES, lambda group: group[0])
+                constants.TRANSACT_WRITE_LIMIT - len(reserved),
+                TRANSACTION_BYTES - sum(action_size(a) for a in reserved), lambda group: group[0])
 
 
 def collect_query(pages: Iterable[Mapping[str, Any]], convert: Converter, max_items: Optional[int],

@@ -59,6 +59,15 @@ class Delete:
 
 
 @dataclasses.dataclass(frozen=True)
+class Check:
+    """Write nothing; the transaction it is part of fails unless ``condition`` holds on the item ``key``."""
+
+    table: str
+    key: Dict[str, Any]
+    condition: ConditionBase
+
+
+@dataclasses.dataclass(frozen=True)
 class Event:
     """One event of the task log (written only when the log is on)."""
 
@@ -67,7 +76,7 @@ class Event:
     details: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-Action = Union[Put, Update, Delete, Event]
+Action = Union[Put, Update, Delete, Check, Event]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -347,6 +356,18 @@ def lease_acquire(fields: FieldNames, labourer_id: str, owner: str, now: int, se
     return Update(TASKS, {fields.task_id: f"{LEASE_PREFIX}{labourer_id}"},
                   {LEASE_OWNER: owner, LEASE_EXPIRES_AT: now + seconds},
                   condition=Attr(fields.task_id).not_exists() | Attr(LEASE_EXPIRES_AT).lt(now))
+
+
+def lease_check(fields: FieldNames, labourer_id: str, owner: str) -> Check:
+    """The guard of a dispatch made under the Labourer's lease: ``owner`` still holds it. A holder whose lease
+    expired and was taken by another dispatcher marks nothing more."""
+    return Check(TASKS, {fields.task_id: f"{LEASE_PREFIX}{labourer_id}"}, Attr(LEASE_OWNER).eq(owner))
+
+
+def lease_renew(fields: FieldNames, labourer_id: str, owner: str, now: int, seconds: int) -> Update:
+    """Extend the Labourer's dispatch lease by ``seconds`` from ``now``, if ``owner`` still holds it."""
+    return Update(TASKS, {fields.task_id: f"{LEASE_PREFIX}{labourer_id}"}, {LEASE_EXPIRES_AT: now + seconds},
+                  condition=Attr(LEASE_OWNER).eq(owner))
 
 
 def lease_release(fields: FieldNames, labourer_id: str, owner: str) -> Delete:

@@ -107,19 +107,24 @@ class TaskMoves:
         task[self.fields.greenfield] = greenfield
 
     def invoke_many(self, labourer: Labourer, tasks: List[Dict[str, Any]], now: int, lambda_client: Any,
-                    count_running: Callable[[Labourer], int], room: Optional[int] = None) -> List[str]:
+                    count_running: Callable[[Labourer], int], room: Optional[int] = None,
+                    lease_owner: Optional[str] = None) -> List[str]:
         """Mark queued tasks invoked (transactions with their events) within the Labourer's limit, invoke the Worker
         for each, and put back the tasks whose invocation Lambda refused. ``count_running`` counts a Labourer's
         running tasks (see :meth:`mark_within_limit`). ``room``: the caller holds the Labourer's dispatch lease
-        and counted the running tasks under it (a kicked Orchestrator's session): at most ``room`` are marked,
-        with no lease nor count of their own."""
+        as ``lease_owner`` and counted the running tasks under it (a kicked Orchestrator's session): at most
+        ``room`` are marked, with no lease nor count of their own, each transaction checking that the lease is still
+        the caller's."""
         f = self.fields
         greenfield = now + self.settings.greenfield_invocation_delta
         by_id = {task[f.task_id]: task for task in tasks}
         moves = [rules.invoke_move(f, task, str(labourer.id), labourer.get_attr("start"), greenfield)
                  for task in by_id.values()]
-        marked = self.mark_within_limit(labourer, moves, now, count_running) if room is None else \
-            self._store.apply(moves[:max(room, 0)])
+        if room is None:
+            marked = self.mark_within_limit(labourer, moves, now, count_running)
+        else:
+            guard = rules.lease_check(f, str(labourer.id), lease_owner) if lease_owner else None
+            marked = self._store.apply(moves[:max(room, 0)], guard=guard)
         # Each payload names its attempt, for the Worker's start guard (_claims.py); a run that would start after the
         # cooldown could outlast the task's expiry, so it does not start.
         payloads = [rules.invocation_payload(f, by_id[task_id], claims.attempt_fields(
@@ -164,7 +169,10 @@ class TaskMoves:
             room = max(int(limit) - running, 0) if isinstance(running, int) else len(moves)
             if room < len(moves):
                 self._stats["invocations_held_by_limit"] += len(moves) - room
-            return self._store.apply(moves[:room]) if room else []
+            # Each transaction checks the lease is still ours: one that outlived dispatch_lease_seconds and was
+            # taken over marks nothing more, so two holders never both fill the limit.
+            guard = rules.lease_check(self.fields, labourer_id, owner)
+            return self._store.apply(moves[:room], guard=guard) if room else []
         finally:
             try:
                 self._store.write(rules.lease_release(self.fields, labourer_id, owner))

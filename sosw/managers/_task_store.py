@@ -19,7 +19,7 @@ from sosw import constants
 from sosw.components.dynamo_db import transaction_batches
 from sosw.components.helpers import chunks
 from sosw.exceptions import ConditionCheckFailed, TransactionCancelled
-from sosw.managers._greenfield import CLOSED, RETRY, TASKS, Action, Delete, Event, Move, Put, Update
+from sosw.managers._greenfield import CLOSED, RETRY, TASKS, Action, Check, Delete, Event, Move, Put, Update
 from sosw.managers._settings import TaskSettings
 
 logger = logging.getLogger(__name__)
@@ -199,28 +199,41 @@ class TaskStore:
             elif isinstance(action, Delete):
                 items.append(client.make_delete_transaction_item(action.key, table_name=table,
                                                                  condition_expression=action.condition))
+            elif isinstance(action, Check):
+                # A ConditionCheck takes what a conditional Delete takes.
+                items.append({"ConditionCheck": client.make_delete_transaction_item(
+                    action.key, table_name=table, condition_expression=action.condition)["Delete"]})
             elif meta:
                 items.append(meta.transaction_item(action.task_id, action.action, **action.details))
         return items
 
-    def apply(self, moves: Sequence[Move]) -> List[str]:
+    def apply(self, moves: Sequence[Move], guard: Optional[Check] = None) -> List[str]:
         """Apply each move atomically, many per transaction. A move whose condition fails (another Essential got
         there first) is left out and the rest go again; conflicts are retried with jitter.
 
+        :param guard: A condition every transaction checks (e.g. that the caller still holds the Labourer's dispatch
+            lease, :func:`~sosw.managers._greenfield.lease_check`); once it fails, nothing more is applied (counted
+            in ``stats['guard_failures']``).
         :return: Ids of the tasks whose moves were applied.
         """
         groups = [(move.task_id, self._transaction_items(move)) for move in moves]
+        checks = self._transaction_items(Move("", (guard,))) if guard is not None else []
         done: List[str] = []
         # By DynamoDB's limits (100 actions, 4 MB), never cutting one task's move in two.
-        for batch in transaction_batches(groups):
+        for batch in transaction_batches(groups, reserved=checks):
             pending = list(batch)
             for attempt in range(self.settings.transaction_attempts):
                 if not pending:
                     break
                 try:
-                    self._client().transact_write(*[item for _, group in pending for item in group])
+                    self._client().transact_write(*checks, *[item for _, group in pending for item in group])
                 except TransactionCancelled as err:
-                    refused = self._refused(pending, err.reasons)
+                    if "ConditionalCheckFailed" in err.reasons[:len(checks)]:
+                        self._stats["guard_failures"] += 1
+                        logger.warning("stopped after %d of %d tasks: the condition on %s failed (e.g. a dispatch "
+                                       "lease taken over)", len(done), len(moves), guard.key if guard else None)
+                        return done
+                    refused = self._refused(pending, err.reasons[len(checks):])
                     self._stats["transaction_conflicts"] += 1
                     pending = [(task_id, group) for task_id, group in pending if task_id not in refused]
                     if refused:

@@ -182,3 +182,58 @@ def test_only_a_kick_names_a_labourer():
     assert kick_labourer({"source": KICK_SOURCE, "labourer_id": "w"}) == "w"
     assert kick_labourer({"source": "aws.events", "labourer_id": "w"}) is None
     assert kick_labourer({"source": KICK_SOURCE}) is None
+
+
+def lease_item():
+    return boto3.client("dynamodb").get_item(TableName=constants.TASKS_TABLE, ConsistentRead=True, Key={
+        "task_id": {"S": f"{LEASE_PREFIX}{LABOURER}"}}).get("Item")
+
+
+def take_lease(owner, seconds=60):
+    boto3.client("dynamodb").put_item(TableName=constants.TASKS_TABLE, Item={
+        "task_id": {"S": f"{LEASE_PREFIX}{LABOURER}"}, LEASE_OWNER: {"S": owner},
+        LEASE_EXPIRES_AT: {"N": str(int(time.time()) + seconds)}})
+
+
+def test_a_dispatch_under_a_lease_taken_over_marks_nothing(lambdas):
+    # Found by the chaos run (11 running for a limit of 10): a kick session outlived its dispatch lease, another
+    # Orchestrator took the lease, and both filled the limit. Each transaction now checks the lease is the caller's.
+    running = Running()
+    register(lambdas, running)
+    manager = TaskManager(custom_config=TASK_CONFIG)
+    manager.create_tasks(manager.get_labourer(LABOURER), [{"n": i} for i in range(3)])
+    labourer = manager.register_labourers(health=False)[0]
+    take_lease("the new holder")
+    queued = manager.get_next_for_labourer(labourer, cnt=3)
+
+    assert manager.invoke_tasks(labourer, queued, room=LIMIT, lease_owner="the old holder") == []
+    assert manager.stats["guard_failures"] == 1
+    assert len(manager.get_next_for_labourer(labourer, cnt=3)) == 3  # all still queued
+
+    take_lease("the old holder")
+    assert len(manager.invoke_tasks(labourer, queued, room=LIMIT, lease_owner="the old holder")) == LIMIT
+
+
+def test_a_session_renews_its_lease_and_ends_when_it_was_taken_over(lambdas):
+    from sosw._kick_session import KickSession
+
+    running = Running()
+    config = register(lambdas, running)
+    orchestrator = Orchestrator(custom_config={**config, "task_config": {**TASK_CONFIG,
+                                                                         "dispatch_lease_seconds": 3}})
+    labourer = orchestrator.task_client.register_labourers(health=False)[0]
+    session = KickSession(orchestrator, labourer, budget=40)
+    assert session._claim()
+    first_expiry = int(lease_item()[LEASE_EXPIRES_AT]["N"])
+    assert first_expiry <= int(time.time()) + 3  # capped by dispatch_lease_seconds, shorter than the budget
+
+    time.sleep(1.1)  # a third of the lease or less left: renewed before the next dispatch
+    assert session._keep_lease()
+    assert int(lease_item()[LEASE_EXPIRES_AT]["N"]) > first_expiry
+    assert orchestrator.stats["kick_session_lease_renewals"] == 1
+
+    take_lease("another Orchestrator")
+    time.sleep(1.1)
+    assert not session._keep_lease()
+    assert orchestrator.stats["kick_session_lease_lost"] == 1
+    assert lease_item()[LEASE_OWNER]["S"] == "another Orchestrator"

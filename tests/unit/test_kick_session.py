@@ -33,6 +33,7 @@ class SimulatedLabourer:
         self.peak = 0
         self.ecology_client = SimpleNamespace(add_running_tasks_for_labourer=lambda labourer, count: None)
         self.fields = SimpleNamespace(task_id="task_id")
+        self.stats: Counter = Counter()
 
     def clock(self) -> float:
         return self.now
@@ -51,7 +52,7 @@ class SimulatedLabourer:
         self.calls["next"] += 1
         return list(range(min(cnt, self.queued)))
 
-    def invoke_tasks(self, labourer: Labourer, tasks: List[int], room: int) -> List[int]:
+    def invoke_tasks(self, labourer: Labourer, tasks: List[int], room: int, lease_owner: str) -> List[int]:
         self.calls["invoke"] += 1
         assert len(tasks) <= room
         self.queued -= len(tasks)
@@ -98,8 +99,8 @@ def test_stragglers_do_not_hold_the_free_slots_for_long():
     ends = simulated.ends
     original = simulated.invoke_tasks
 
-    def invoke_with_stragglers(labourer, tasks, room):
-        done = original(labourer, tasks, room)
+    def invoke_with_stragglers(labourer, tasks, room, lease_owner):
+        done = original(labourer, tasks, room, lease_owner)
         ends[-1] += 4.0  # the last task of each dispatch straggles
         return done
 

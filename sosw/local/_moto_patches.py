@@ -74,8 +74,10 @@ def _undo_log(backend: Any, transact_items: List[Dict[str, Any]]) -> List[_Saved
         if not isinstance(action, dict) or len(action) != 1:
             continue  # moto refuses it before changing anything
         op = next(iter(action.values()))
-        table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
-        attributes = (op.get("Key") or op.get("Item")) if table is not None else None
+        table: Any = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+        if table is None:
+            continue
+        attributes = op.get("Key") or op.get("Item")
         if not isinstance(attributes, dict) or table.hash_key_attr not in attributes:
             continue
         try:

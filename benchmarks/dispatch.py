@@ -153,6 +153,9 @@ def run(kicks: bool, args: argparse.Namespace, scenario: str) -> Dict[str, Any]:
         }
         for name, containers in functions.items():
             lambdas.register(name, containers, timeout=60)
+        # As the Worker templates set it: Lambda's own retries would stack on sosw's.
+        boto3.session.Session().client("lambda").put_function_event_invoke_config(FunctionName=LABOURER,
+                                                                                 MaximumRetryAttempts=0)
         scheduler = Scheduler(custom_config={**essential, "task_config": {**task_config,
                                                                           "read_labourer_timeout": False}})
         lambda_client = boto3.client("lambda")

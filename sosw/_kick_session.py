@@ -8,10 +8,12 @@ once (any number of kicks give one session per Labourer), and every other Orches
 session while it lasts. The limit holds as for any dispatch: only the lease holder counts and marks. Then it loops:
 count the running tasks (one Query); if the last dispatch's slots are free again, read that many queued tasks (one
 Query) and invoke them (``TaskManager.invoke_tasks`` with ``room``: no lease nor count of its own); else wait. Tasks
-dispatched together end about together: a *wave*. The session learns how long a wave lasts and times the first
-count after a dispatch at the wave's expected end, then counts every few hundredths of a second until it is over (or
-the free room stops growing); a first count that finds the wave over makes the next one a little earlier. So a wave
-costs about two counts, whatever its size.
+dispatched together end about together: a *wave*. The session learns how long a wave lasts (from the first wave,
+the low end: its first free slot) and times the first count after a dispatch just before the wave's expected end,
+then counts every 1/60 of a wave until it is over; a first count that finds the wave over already makes the next
+one earlier (faster after several in a row). Once a wave runs half as long again as waves do, the slots that are
+free are dispatched without waiting for its stragglers. So a wave costs a few counts, whatever its size, and each
+dispatch starts a whole wave.
 
 A session that spent its budget with tasks still queued hands over to a fresh one by kicking the Orchestrator again
 (its function name from ``sosw_orchestrator_lambda``); one that dispatched nothing during its budget does not (its
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["KickSession"]
 #: Shortest and longest wait between two counts of the running tasks, seconds.
-MIN_WAIT, MAX_WAIT = 0.03, 5.0
+MIN_WAIT, MAX_WAIT = 0.02, 5.0
 
 
 class KickSession:
@@ -64,6 +66,7 @@ class KickSession:
         #: Seconds from a dispatch until its tasks' slots are free again (the wave is over), learnt as the session
         #: goes.
         self.free_after: Optional[float] = None
+        self._early_streak = 0  # waves in a row found over at the first count
         #: Whether tasks were still queued when the session ended.
         self.queue_left = False
         #: Epoch seconds the lease is ours until, and its length; None before the claim.
@@ -92,7 +95,7 @@ class KickSession:
         started = self._clock()
         deadline = started + self.budget
         capacity = self.orchestrator.capacity(self.labourer)
-        invoked, dispatched_at, last_short, previous_room = 0, started, started, -1
+        invoked, dispatched_at, last_short, first_free = 0, started, started, None
         wave = 0  # tasks of the last dispatch: their slots free together, as they started together
         counts = 0  # counts since the last dispatch
         while capacity > 0 and self._clock() < deadline:
@@ -101,14 +104,18 @@ class KickSession:
             counts += 1
             now = self._clock()
             room = capacity - running
-            # Dispatch once the last wave is over (its slots are free again), or once the room stopped growing (the
-            # rest of the wave runs long), so that each dispatch starts many tasks for its query and transaction.
-            if room > 0 and (room >= wave or room == previous_room):
+            if room > 0 and first_free is None:
+                first_free = now
+            # Dispatch once the last wave is over (its slots are free again), so that each dispatch starts many tasks
+            # for its query and transaction; or, with some room, once the wave runs half as long again as waves do
+            # (the rest of it straggles).
+            late = now - dispatched_at >= (1.5 * self.free_after if self.free_after is not None else 2.0)
+            if room > 0 and (room >= wave or late):
                 if not self._keep_lease():
                     return invoked
-                if invoked and room >= wave:
+                if invoked and (room >= wave or self.free_after is None):  # a late dispatch teaches the low end
                     self._learn(counts, (last_short if last_short > dispatched_at else dispatched_at), now,
-                                dispatched_at)
+                                dispatched_at, first_free)
                 tasks = self.task_client.get_next_for_labourer(self.labourer, cnt=room + 1)
                 if not tasks:
                     return invoked
@@ -118,39 +125,47 @@ class KickSession:
                 if self.task_client.stats.get("guard_failures", 0) > lost_before:
                     return invoked  # the lease was taken over: its new holder dispatches the Labourer
                 self.task_client.ecology_client.add_running_tasks_for_labourer(self.labourer, count=len(done))
-                dispatched_at, counts, previous_room, wave = self._clock(), 0, -1, len(done)
+                dispatched_at, counts, wave, first_free = self._clock(), 0, len(done), None
                 if len(tasks) <= room:
                     return invoked  # the queue is empty
                 self.queue_left = True
             else:
-                last_short, previous_room = now, room
+                last_short = now
             wait = self._next_wait(counts, self._clock() - dispatched_at)
             if self._clock() + wait >= deadline:
                 return invoked
             self._sleep(wait)
         return invoked
 
-    def _learn(self, counts: int, last_short: float, now: float, dispatched_at: float) -> None:
+    def _learn(self, counts: int, last_short: float, now: float, dispatched_at: float,
+               first_free: Optional[float]) -> None:
         """Learn how long a wave lasts from the count that found it over. Found over at the first count (the one
         timed at the wave's expected end): the wave may be shorter, so the next first count comes a little earlier;
         found over later: it ended between the last count that found it running and this one."""
         if self.free_after is None:
-            self.free_after = (last_short + now) / 2 - dispatched_at
+            # The first wave ran on cold containers, which spread its end, and was counted coarsely: take the first
+            # count that found a slot free, the low end. A first count too early costs a few counts; one too late, a
+            # wave's worth of time.
+            self.free_after = (first_free if first_free is not None else now) - dispatched_at
         elif counts == 1:
-            self.free_after *= 0.97
+            # Several waves in a row found over at once: the estimate is well above the truth (it was learnt on a
+            # slow wave, e.g. of cold containers), so it comes down faster.
+            self._early_streak += 1
+            self.free_after *= 0.9 if self._early_streak == 1 else 0.8
         else:
+            self._early_streak = 0
             self.free_after = 0.5 * (self.free_after + (last_short + now) / 2 - dispatched_at)
 
     def _next_wait(self, counts: int, since_dispatch: float) -> float:
-        """The wait before the next count: the first after a dispatch lasts until the wave is expected to be over;
-        the next ones are short, and grow once the wave runs past twice what was learnt (tasks that run longer
-        than before). Nothing learnt yet: often for two seconds, then less and less often."""
+        """The wait before the next count: the first after a dispatch lasts until just before the wave is expected
+        to be over; the next ones are short (1/60 of a wave), and grow once the wave runs past twice what was learnt
+        (tasks that run longer than before). Nothing learnt yet: often for two seconds, then less and less often."""
         if self.free_after is None:
             wait = 0.1 if since_dispatch < 2 else since_dispatch / 4
         elif counts == 0:
-            wait = self.free_after - since_dispatch
+            wait = 0.95 * self.free_after - since_dispatch
         elif since_dispatch < 2 * self.free_after:
-            wait = max(MIN_WAIT, self.free_after / 25)
+            wait = max(MIN_WAIT, self.free_after / 60)
         else:
             wait = since_dispatch / 4
         return min(max(wait, MIN_WAIT), MAX_WAIT)

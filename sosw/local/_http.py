@@ -94,6 +94,9 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog: socketserver's default of 5 drops the connections an Orchestrator's invoke pool opens at
+    # once beyond it, and each dropped one waits for the kernel's SYN retry, a full second.
+    request_queue_size = 128
 
     def __init__(self, address: Tuple[str, int], owner: "HttpServer"):
         self.owner = owner

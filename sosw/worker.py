@@ -147,11 +147,11 @@ class Worker(Processor):
     Worker claims the task for that attempt with one conditional UpdateItem on the tasks table (config
     ``sosw_tasks_table``, default ``sosw_tasks``, for a payload that names none): the task must still be on that
     attempt, not completed, not archived nor waiting for a retry, and that attempt not claimed by another run; and
-    the run must start by the payload's ``start_by`` (the invocation's time plus the Labourer's ``cooldown``): a
-    later run could outlast the task's ``duration + cooldown``, and the task be retried, or its slot given to
-    another task, while it runs (counted in ``stats['start_guard_late']`` too). Otherwise your ``__call__`` does
-    not run, nothing is reported, the call returns None, and the refusal is
-    counted in ``stats['start_guard_refusals']`` and logged. An event without
+    the run must start before the payload's ``start_by`` (the invocation's second plus the Labourer's ``cooldown``
+    plus one): a later run could outlast the task's ``duration + cooldown``, and the task be retried, or its slot
+    given to another task, while it runs (counted in ``stats['start_guard_late']`` too). Otherwise your
+    ``__call__`` does not run, nothing is reported, the call returns None, and the refusal is counted in
+    ``stats['start_guard_refusals']`` and logged. An event without
     ``sosw_attempt`` (a direct invocation, sosw 0.7.47's Orchestrator) runs as before. If the claim cannot be
     written (e.g. ``AccessDeniedException``: the role lacks ``dynamodb:UpdateItem`` on the tasks table) the body
     runs unguarded, as without the guard; that is counted in ``stats['start_guard_errors']`` and logged at ERROR

@@ -33,7 +33,7 @@ from sosw.managers._greenfield import TASKS, Update
 from sosw.managers._settings import FieldNames
 
 __all__ = ["ATTEMPT_KEY", "CLAIMED_ATTEMPT", "CLAIMED_AT", "CLAIM_FIELDS", "Attempt", "ClaimStore",
-           "attempt_fields", "claim_update"]
+           "attempt_fields", "claim_update", "start_by"]
 
 #: Key of the invocation payload that carries the attempt:
 #: ``{"number": 2, "greenfield": 1790000000, "table": "sosw_tasks", "start_by": 1758442700}`` (and ``"fields"`` if
@@ -56,10 +56,9 @@ class Attempt:
     :param greenfield: The ``greenfield`` the invocation wrote on the task.
     :param table: The tasks table; None: the claim store's.
     :param renamed: ``(field, attribute name)`` pairs of the fields of :data:`CLAIM_FIELDS` that are renamed.
-    :param start_by: Epoch seconds after which this attempt must not start: the invocation's time plus the
-        Labourer's ``cooldown``. A run that starts later could outlast the task's ``duration + cooldown``: the task
-        would expire, and be retried or its slot given to another task, while it runs. None: no such limit (a
-        payload of an Orchestrator before this field).
+    :param start_by: Epoch seconds from which this attempt must not start (:func:`start_by`). A run that starts
+        later could outlast the task's ``duration + cooldown``: the task would expire, and be retried or its slot
+        given to another task, while it runs. None: no such limit (a payload of an Orchestrator before this field).
 
     .. code-block:: python
 
@@ -100,8 +99,8 @@ class Attempt:
                    start_by if isinstance(start_by, int) and not isinstance(start_by, bool) else None)
 
     def is_late(self, now: float) -> bool:
-        """Whether a run starting at ``now`` (epoch seconds) starts after :attr:`start_by`."""
-        return self.start_by is not None and now > self.start_by
+        """Whether a run starting at ``now`` (epoch seconds) starts too late: at :attr:`start_by` or after."""
+        return self.start_by is not None and now >= self.start_by
 
     def field_names(self, default: FieldNames) -> FieldNames:
         """The attribute names of the task: those the payload renamed, else ``default``.
@@ -109,6 +108,19 @@ class Attempt:
         :param default: The claim store's field names.
         """
         return FieldNames.from_config(dict(self.renamed)) if self.renamed else default
+
+
+def start_by(invoked: int, cooldown: int) -> int:
+    """The moment from which a run of an attempt invoked at ``invoked`` (whole epoch seconds, as the greenfield
+    counts them) must not start: ``invoked + cooldown + 1``. The task counts as expired from the whole second
+    ``invoked + duration + cooldown + 1``, and a run is killed at the function's timeout, which the Labourer's
+    ``duration`` is not shorter than: a run that starts before this moment ends before its task expires.
+
+    .. code-block:: python
+
+        start_by(1790000000, cooldown=300)  # 1790000301
+    """
+    return int(invoked) + int(cooldown) + 1
 
 
 def attempt_fields(fields: FieldNames, task: Mapping[str, Any], greenfield: int, table: str,
@@ -120,7 +132,7 @@ def attempt_fields(fields: FieldNames, task: Mapping[str, Any], greenfield: int,
     :param task: The task as read from the queue; its ``attempts`` do not count this invocation yet.
     :param greenfield: The greenfield the invocation wrote.
     :param table: The tasks table.
-    :param start_by: Epoch seconds after which the attempt must not start (see :class:`Attempt`); None: no limit.
+    :param start_by: Epoch seconds from which the attempt must not start (:func:`start_by`); None: no limit.
     """
     attempt: Dict[str, Any] = {"number": int(task.get(fields.attempts) or 0) + 1, "greenfield": int(greenfield),
                                "table": table}

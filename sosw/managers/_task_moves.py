@@ -125,11 +125,11 @@ class TaskMoves:
         else:
             guard = rules.lease_check(f, str(labourer.id), lease_owner) if lease_owner else None
             marked = self._store.apply(moves[:max(room, 0)], guard=guard)
-        # Each payload names its attempt, for the Worker's start guard (_claims.py); a run that would start after the
-        # cooldown could outlast the task's expiry, so it does not start.
+        # Each payload names its attempt, for the Worker's start guard (_claims.py); a run that would start after
+        # start_by could outlast the task's expiry, so it does not start.
+        start_by = claims.start_by(now, labourer.cooldown)
         payloads = [rules.invocation_payload(f, by_id[task_id], claims.attempt_fields(
-            f, by_id[task_id], greenfield, self.settings.tasks_table, start_by=now + labourer.cooldown))
-            for task_id in marked]
+            f, by_id[task_id], greenfield, self.settings.tasks_table, start_by=start_by)) for task_id in marked]
         errors = invoke_workers(lambda_client, labourer, payloads, self.settings.invoke_threads)
         invoked = []
         for task_id, error in zip(marked, errors):

@@ -139,7 +139,7 @@ def test_an_attempt_that_starts_after_its_start_by_does_not_run(invoked_event, c
     attempt = invoked_event["sosw_attempt"]
     invoked_at = attempt["greenfield"] - TaskManager(custom_config=json.loads(json.dumps(TASK_CONFIG))).settings \
         .greenfield_invocation_delta
-    assert attempt["start_by"] == invoked_at + TASK_CONFIG["labourers"][LABOURER]["cooldown"]
+    assert attempt["start_by"] == invoked_at + TASK_CONFIG["labourers"][LABOURER]["cooldown"] + 1
     worker = CountingWorker()
     late = {**invoked_event, "sosw_attempt": {**attempt, "start_by": invoked_at - 1}}
 

@@ -47,7 +47,7 @@ def test_timed_out_worker_is_killed_expires_and_is_retried_by_the_scavenger(sosw
     monkeypatch.setenv("SLOW_WORKER_COUNTER", str(tmp_path / "starts"))
     monkeypatch.setenv("SLOW_WORKER_SLOW_STARTS", "1")
     task_config = {
-        "labourers": {"slow_worker": {"max_simultaneous_invocations": 1, "duration": 1, "cooldown": 0}},
+        "labourers": {"slow_worker": {"max_simultaneous_invocations": 1, "duration": 1, "cooldown": 1}},
         "read_labourer_timeout": False,
         "meta_handler_config": {"dynamo_db_config": {"table_name": constants.META_TABLE}},
     }

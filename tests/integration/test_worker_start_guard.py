@@ -108,7 +108,7 @@ def test_the_invocation_payload_names_the_attempt_the_task_is_on(task_manager, l
     invoked_at = int(item["greenfield"]) - task_manager.settings.greenfield_invocation_delta
     assert event == {"n": 1, "task_id": task_id,
                      "sosw_attempt": {"number": 1, "greenfield": int(item["greenfield"]), "table": "sosw_tasks",
-                                      "start_by": invoked_at + 10}}  # the Labourer's cooldown
+                                      "start_by": invoked_at + 10 + 1}}  # cooldown 10
     assert item["attempts"] == 1 and "claimed_attempt" not in item
 
 

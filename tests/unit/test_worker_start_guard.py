@@ -11,7 +11,7 @@ import pytest
 from sosw.components._dynamo_expressions import describe_condition
 from sosw.exceptions import ConfigError
 from sosw.managers import _greenfield as rules
-from sosw.managers._claims import ATTEMPT_KEY, Attempt, attempt_fields, claim_update
+from sosw.managers._claims import ATTEMPT_KEY, Attempt, attempt_fields, claim_update, start_by
 from sosw.managers._settings import FieldNames
 from sosw.worker import Worker, WorkerSettings
 
@@ -49,6 +49,20 @@ def test_the_orchestrator_sends_the_attempt_its_invocation_counts(attempts, numb
 
     assert payload == {"n": 1, "task_id": "t",
                        ATTEMPT_KEY: {"number": number, "greenfield": 500, "table": "sosw_tasks"}}
+
+
+def test_start_by_lets_a_run_end_before_its_task_expires():
+    # Invoked in the whole second 1000 (greenfield seconds), duration 60, cooldown 10: the task counts as expired
+    # from the whole second 1000 + 60 + 10 + 1. A run killed at a timeout of 60 s ends before that if it starts
+    # before 1011.
+    assert start_by(1000, 10) == 1011
+    attempt = Attempt("t", 1, 1, start_by=start_by(1000, 10))
+    assert not attempt.is_late(1010.999) and attempt.is_late(1011.0) and attempt.is_late(1012)
+    assert not Attempt("t", 1, 1).is_late(10 ** 10)  # an Orchestrator that sends no start_by: no limit
+    event = {"task_id": "t", ATTEMPT_KEY: {"number": 1, "greenfield": 5, "start_by": 1011}}
+    assert Attempt.from_event(event).start_by == 1011
+    assert Attempt.from_event({**event, ATTEMPT_KEY: {"number": 1, "greenfield": 5, "start_by": "soon"}}).start_by \
+        is None
 
 
 def test_the_payload_names_the_renamed_fields_of_the_claim():

@@ -323,21 +323,17 @@ class TaskManager(Component):
 
     def invoke_tasks(self, labourer: Labourer, tasks: List[Dict[str, Any]], room: Optional[int] = None,
                      lease_owner: Optional[str] = None) -> List[str]:
-        """Mark queued tasks invoked (one transaction per up to 50 tasks, with their events) and invoke the Worker
-        for each, within ``max_simultaneous_invocations`` however many call this at once (under the Labourer's
-        dispatch lease: ``docs/greenfield.rst``). A task another Orchestrator took is skipped. A task whose
-        invocation Lambda refuses is put back in the queue as it was (its attempt not counted); the others go on.
+        """Mark queued tasks invoked (transactions of up to 49 tasks with their events), then invoke the Worker for
+        each, within ``max_simultaneous_invocations`` however many call this at once (under the Labourer's dispatch
+        lease: ``docs/greenfield.rst``). A task another Orchestrator took is skipped; one whose invocation Lambda
+        refuses is put back in the queue as it was (its attempt not counted). Returns the ids of the tasks invoked.
 
-        :param room: Only for a caller that holds the Labourer's dispatch lease and counted its running tasks under
-            it (the kicked Orchestrator's session, ``sosw/_kick_session.py``): at most this many are invoked, with no
-            lease nor count of their own.
-        :param lease_owner: With ``room``: the owner the caller wrote on the dispatch lease. Each transaction then
-            checks the lease is still the caller's, so a caller whose lease expired and was taken over marks nothing.
-        :return: Ids of the tasks invoked.
+        :param room: For a caller that holds the dispatch lease as ``lease_owner`` and counted the running tasks
+            under it (the kicked Orchestrator's session): at most this many are invoked, with no lease nor count of
+            their own; each transaction checks that the lease is still ``lease_owner``'s.
         """
         return self._moves.invoke_many(labourer, tasks, self.now(), self.lambda_client,
-                                       self.get_count_of_running_tasks_for_labourer, room=room,
-                                       lease_owner=lease_owner) if tasks else []
+                                       self.get_count_of_running_tasks_for_labourer, room, lease_owner) if tasks else []
 
     def invoke_task(self, labourer: Labourer, task_id: Optional[str] = None,
                     task: Optional[Dict[str, Any]] = None) -> bool:

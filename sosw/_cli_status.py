@@ -3,7 +3,6 @@ What ``sosw status`` shows: task counts by state for every Labourer, the Essenti
 the Labourers whose Lambda retries asynchronous invocations. Also the plain text table the command line prints.
 """
 
-import logging
 import os
 from typing import Any, Dict, List, Sequence
 
@@ -76,18 +75,13 @@ def async_retry_warnings(labourers: Sequence[Any]) -> List[str]:
     """Labourers whose function lets Lambda retry an asynchronous invocation: those retries stack on sosw's own (the
     Worker templates set ``MaximumRetryAttempts: 0``)."""
     from sosw.components._boto import make_client
+    from sosw.managers.ecology import async_retry_attempts
 
     client = make_client("lambda")
     warnings = []
     for labourer in labourers:
-        name = getattr(labourer, "arn", None) or labourer.id
-        try:
-            retries = client.get_function_event_invoke_config(FunctionName=name).get("MaximumRetryAttempts", 2)
-        except client.exceptions.ResourceNotFoundException:
-            retries = 2  # no EventInvokeConfig: Lambda's default
-        except Exception as err:  # a missing permission must not hide the table
-            logging.getLogger(__name__).debug("EventInvokeConfig of %s: %s", name, err)
-            continue
+        # None (e.g. a missing permission) leaves the Labourer out: it must not hide the table.
+        retries = async_retry_attempts(client, getattr(labourer, "arn", None) or labourer.id)
         if retries:
             warnings.append(f"{labourer.id}: Lambda retries its asynchronous invocations {retries} time(s); set "
                             f"EventInvokeConfig MaximumRetryAttempts: 0 so they do not stack on sosw's retries")

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EcologyManager", "ECO_STATUSES"]
+__all__ = ["EcologyManager", "ECO_STATUSES", "async_retry_attempts"]
 
 #: Health statuses, worst first.
 ECO_STATUSES = (
@@ -54,6 +54,29 @@ ECO_STATUSES = (
     (3, "Good"),
     (4, "High"),
 )
+
+
+def async_retry_attempts(lambda_client: Any, function_name: str) -> Optional[int]:
+    """``MaximumRetryAttempts`` of the function's EventInvokeConfig: how many times Lambda itself retries a failed
+    asynchronous invocation (2 when there is none, Lambda's default). None when Lambda cannot tell (e.g. the caller
+    may not read it).
+
+    .. code-block:: python
+
+        async_retry_attempts(boto3.client('lambda'), 'my_worker')  # 0 with the Worker templates
+    """
+    try:
+        value = lambda_client.get_function_event_invoke_config(FunctionName=function_name).get(
+            "MaximumRetryAttempts", 2)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return 2  # no EventInvokeConfig: Lambda's default
+        logger.debug("EventInvokeConfig of %s unknown (%s)", function_name, err)
+        return None
+    except (BotoCoreError, AttributeError, TypeError) as err:
+        logger.debug("EventInvokeConfig of %s unknown (%s)", function_name, err)
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class EcologyManager(Component):
@@ -251,19 +274,7 @@ class EcologyManager(Component):
         """
         name = labourer.function_name
         if name not in self._async_retries:
-            retries: Optional[int] = None
-            try:
-                value = self._lambda().get_function_event_invoke_config(FunctionName=name).get(
-                    "MaximumRetryAttempts", 2)
-                retries = value if isinstance(value, int) and not isinstance(value, bool) else None
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                    retries = 2  # no EventInvokeConfig: Lambda's default
-                else:
-                    logger.debug("EventInvokeConfig of %s unknown (%s)", name, err)
-            except (BotoCoreError, AttributeError, TypeError) as err:
-                logger.debug("EventInvokeConfig of %s unknown (%s)", name, err)
-            self._async_retries[name] = retries
+            self._async_retries[name] = async_retry_attempts(self._lambda(), name)
         return self._async_retries[name]
 
     # The task_client is only a pointer back to the TaskManager: its stats are the TaskManager's to report.
